@@ -1,0 +1,150 @@
+#ifndef DEKMS_INCLUDE_DEKMS_CONFIG_H_
+#define DEKMS_INCLUDE_DEKMS_CONFIG_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "dekms/key_manager.h"
+#include "dekms/secret_bytes.h"
+#include "dekms/store.h"
+
+// Configuration by kms:// and storage:// URIs, in the forms and with the
+// parameter names of Constellation, so existing URIs work unchanged:
+//
+//   kms://cluster-kms?key=<base64url>&salt=<base64url>
+//   kms://aws?region=R&accessKeyID=ID&accessKey=SECRET&keyName=K
+//   kms://azure?tenantID=T&clientID=C&clientSecret=S&vaultName=V
+//              &vaultType=vault.azure.net&keyName=K
+//   kms://gcp?projectID=P&location=L&keyRing=R&credentialsPath=F&keyName=K
+//   storage://no-store
+//   storage://memory                       (dekms only)
+//   storage://aws?bucket=B&region=R&accessKeyID=ID&accessKey=SECRET
+//   storage://azure?account=A&container=C&tenantID=T&clientID=C
+//                  &clientSecret=S
+//   storage://gcp?projectID=P&bucket=B&credentialsPath=F
+//
+// Query values are form-decoded exactly once: "%XX" becomes the byte 0xXX
+// and "+" a space. Credentials (accessKeyID with accessKey, tenantID with
+// clientID and clientSecret, credentialsPath) may be left out, and the
+// cloud's usual credential discovery then applies. docs/uris.md lists every
+// parameter.
+namespace dekms {
+
+// kms://cluster-kms: DEKs derived from a master secret and salt.
+struct ClusterKmsConfig {
+  SecretBytes master_secret;
+  SecretBytes salt;
+};
+
+// kms://aws: a KEK in AWS KMS.
+struct AwsKmsConfig {
+  std::string region;
+  std::string access_key_id;  // Empty: credential discovery.
+  SecretBytes access_key;     // Empty exactly when access_key_id is.
+  std::string key_name;
+};
+
+// kms://azure: a KEK in Azure Key Vault or Managed HSM.
+struct AzureKmsConfig {
+  std::string tenant_id;      // Empty: credential discovery.
+  std::string client_id;      // Empty: credential discovery.
+  SecretBytes client_secret;  // Empty: credential discovery.
+  std::string vault_name;
+  // DNS suffix of the vault: "vault.azure.net" for Key Vault,
+  // "managedhsm.azure.net" for Managed HSM, or a sovereign cloud's suffix.
+  std::string vault_type;
+  std::string key_name;
+};
+
+// kms://gcp: a KEK in Google Cloud KMS.
+struct GcpKmsConfig {
+  std::string project_id;
+  std::string location;
+  std::string key_ring;
+  std::string credentials_path;  // Empty: credential discovery.
+  std::string key_name;
+};
+
+using KmsConfig =
+    std::variant<ClusterKmsConfig, AwsKmsConfig, AzureKmsConfig, GcpKmsConfig>;
+
+// storage://no-store: nothing is stored; the only valid choice with
+// kms://cluster-kms.
+struct NoStoreConfig {};
+
+// storage://memory: blobs kept in process memory (dekms only).
+struct MemoryStoreConfig {};
+
+// storage://aws: Amazon S3.
+struct AwsS3StoreConfig {
+  std::string bucket;
+  std::string region;
+  std::string access_key_id;  // Empty: credential discovery.
+  SecretBytes access_key;     // Empty exactly when access_key_id is.
+};
+
+// storage://azure: Azure Blob Storage.
+struct AzureBlobStoreConfig {
+  std::string account;
+  std::string container;
+  std::string tenant_id;      // Empty: credential discovery.
+  std::string client_id;      // Empty: credential discovery.
+  SecretBytes client_secret;  // Empty: credential discovery.
+};
+
+// storage://gcp: Google Cloud Storage.
+struct GcsStoreConfig {
+  std::string project_id;
+  std::string bucket;
+  std::string credentials_path;  // Empty: credential discovery.
+};
+
+using StorageConfig =
+    std::variant<NoStoreConfig, MemoryStoreConfig, AwsS3StoreConfig,
+                 AzureBlobStoreConfig, GcsStoreConfig>;
+
+// Parses a kms:// URI. Fails with kInvalidArgument on a wrong scheme or
+// host, a missing, empty, repeated or unknown parameter, bad percent-encoding
+// or bad base64url. Messages name the parameter and never contain a value.
+[[nodiscard]] absl::StatusOr<KmsConfig> ParseKmsUri(std::string_view uri);
+
+// Parses a storage:// URI, with the errors of ParseKmsUri().
+[[nodiscard]] absl::StatusOr<StorageConfig> ParseStorageUri(
+    std::string_view uri);
+
+// Encodes `config` as a URI that ParseKmsUri() turns back into an equal
+// config. Optional parameters that are empty are left out.
+//
+// WARNING: the URI contains the master secret or credentials, which is why
+// it comes back in a SecretBytes. Use RedactedKmsUri() for anything shown.
+[[nodiscard]] SecretBytes EncodeKmsUri(const KmsConfig& config);
+
+// Encodes `config` as a URI for ParseStorageUri(). It may contain
+// credentials; see EncodeKmsUri().
+[[nodiscard]] SecretBytes EncodeStorageUri(const StorageConfig& config);
+
+// Returns the URI of `config` with every secret value (master secret, salt,
+// access keys, client secrets) replaced by "REDACTED". Safe for logs.
+[[nodiscard]] std::string RedactedKmsUri(const KmsConfig& config);
+[[nodiscard]] std::string RedactedStorageUri(const StorageConfig& config);
+
+// Builds the KeyManager that `kms` and `storage` describe.
+//
+// kms://cluster-kms goes with storage://no-store only, because derived keys
+// are never stored; any other store is kInvalidArgument. The cloud KMS and
+// store backends are not built yet and return kUnimplemented naming the
+// backend.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
+    const KmsConfig& kms, const StorageConfig& storage);
+
+// Builds the Store that `config` describes. storage://no-store has no store
+// and returns kInvalidArgument; the cloud stores return kUnimplemented.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Store>> NewStore(
+    const StorageConfig& config);
+
+}  // namespace dekms
+
+#endif  // DEKMS_INCLUDE_DEKMS_CONFIG_H_

@@ -1,0 +1,180 @@
+// Entry point of the `dekms` command: parses arguments with CLI11 and maps
+// the status of the chosen subcommand to an exit code: 0 on success, 2 when
+// the arguments do not parse, 1 on any other failure.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "absl/status/status.h"
+#include "src/base/logging.h"
+#include "src/cli/commands.h"
+#include "src/server/key_server.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void AddBackendOptions(CLI::App& command,
+                       dekms::internal::BackendOptions& backend) {
+  auto* kms_uri =
+      command
+          .add_option("--kms-uri", backend.kms_uri,
+                      "kms:// URI of the key backend, for example "
+                      "kms://cluster-kms?key=...&salt=... Also read from "
+                      "$DEKMS_KMS_URI, which keeps secrets out of the process "
+                      "list")
+          ->envname("DEKMS_KMS_URI");
+  command
+      .add_option("--storage-uri", backend.storage_uri,
+                  "storage:// URI of the store for wrapped DEKs (default: "
+                  "storage://no-store)")
+      ->needs(kms_uri);
+  auto* secret_file =
+      command.add_option("--secret-file", backend.secret_file,
+                         "master secret JSON file, as written by `dekms "
+                         "secret generate` or by Constellation")
+          ->excludes(kms_uri);
+  auto* master_secret =
+      command
+          .add_option("--master-secret", backend.master_secret_path,
+                      "file holding the raw master secret (at least 16 "
+                      "bytes), as Constellation's key service reads it")
+          ->excludes(kms_uri)
+          ->excludes(secret_file);
+  auto* salt = command
+                   .add_option("--salt", backend.salt_path,
+                               "file holding the raw salt (at least 32 bytes)")
+                   ->excludes(kms_uri)
+                   ->excludes(secret_file);
+  master_secret->needs(salt);
+  salt->needs(master_secret);
+}
+
+int ReportFailure(std::string_view command, const absl::Status& status) {
+  std::cerr << "dekms " << command << ": " << status.message() << "\n";
+  return kExitFailure;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "dekms hands out data encryption keys (DEKs) by ID, derived from a "
+      "master secret or kept wrapped by an external KMS.",
+      "dekms"};
+  app.set_version_flag("--version", "dekms 0.1.0");
+  app.require_subcommand(1);
+
+  // dekms secret generate
+  CLI::App* secret = app.add_subcommand("secret", "Manage master secrets");
+  secret->require_subcommand(1);
+  dekms::internal::SecretGenerateOptions generate_options;
+  CLI::App* generate = secret->add_subcommand(
+      "generate",
+      "Write a new 32-byte master secret and 32-byte salt to a file (mode "
+      "0600); an existing file is never overwritten");
+  generate->add_option("--out", generate_options.out_path,
+                       "path of the new master secret file")
+      ->required();
+  generate->add_flag("--print-uri", generate_options.print_uri,
+                     "also print the kms://cluster-kms URI, which contains "
+                     "the secret, to stdout");
+
+  // dekms serve
+  dekms::internal::ServeOptions serve_options;
+  serve_options.listen_address =
+      std::string(dekms::internal::KeyServer::kDefaultListenAddress);
+  serve_options.state_dir = dekms::internal::DefaultStateDirectory();
+  std::string log_level = "info";
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "Run the gRPC key service (kms.API, as Constellation's key service). "
+      "Without a backend option it uses the master secret in the state "
+      "directory, creating one on first start");
+  serve->add_option("--listen", serve_options.listen_address,
+                    "address to listen on: HOST:PORT, [IPv6]:PORT or "
+                    "unix:PATH; port 0 picks a free port")
+      ->capture_default_str();
+  serve->add_option("--state-dir", serve_options.state_dir,
+                    "directory of the default master secret (default: "
+                    "$DEKMS_STATE_DIR, else ./dekms-state)");
+  serve->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
+                    "seconds that calls in flight get to finish after SIGTERM "
+                    "or SIGINT")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve->add_option("--log-level", log_level,
+                    "debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  AddBackendOptions(*serve, serve_options.backend);
+
+  // dekms get
+  dekms::internal::GetOptions get_options;
+  get_options.server_address =
+      std::string(dekms::internal::KeyServer::kDefaultListenAddress);
+  CLI::App* get = app.add_subcommand(
+      "get",
+      "Print the DEK for an ID, from a running key service or derived "
+      "locally; both apply the \"key-\" prefix of the key service and give "
+      "the same bytes");
+  get->add_option("ID", get_options.data_key_id, "ID of the DEK")->required();
+  get->add_option("--length", get_options.length_bytes,
+                  "length of the DEK in bytes, 1 to 8160")
+      ->capture_default_str();
+  get->add_option("--format", get_options.format,
+                  "output encoding: hex, base64 (standard alphabet) or raw")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"hex", "base64", "raw"}));
+  get->add_option("--server", get_options.server_address,
+                  "address of the key service to ask, unless a backend "
+                  "option is given")
+      ->capture_default_str();
+  get->add_option("--timeout", get_options.timeout_seconds,
+                  "seconds to wait for the key service")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  AddBackendOptions(*get, get_options.backend);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "dekms: " << e.what() << " (see dekms --help)\n";
+    return kExitUsage;
+  }
+
+  // Every command handles key material, so none may leave a core dump.
+  if (absl::Status status = dekms::internal::DisableCoreDumps(); !status.ok()) {
+    return ReportFailure("startup", status);
+  }
+
+  if (generate->parsed()) {
+    const absl::Status status =
+        dekms::internal::RunSecretGenerate(generate_options, STDOUT_FILENO);
+    return status.ok() ? 0 : ReportFailure("secret generate", status);
+  }
+  if (serve->parsed()) {
+    dekms::internal::ConfigureLogging(log_level);
+    const absl::Status status = dekms::internal::RunServe(serve_options);
+    if (!status.ok()) {
+      spdlog::critical("dekms serve failed: {}", std::string(status.message()));
+      return kExitFailure;
+    }
+    return 0;
+  }
+  if (get->parsed()) {
+    const absl::Status status =
+        dekms::internal::RunGet(get_options, STDOUT_FILENO);
+    return status.ok() ? 0 : ReportFailure("get", status);
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,167 @@
+#include "src/base/str_cat.h"
+#include "tests/testing/subprocess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+
+extern char** environ;  // NOLINT(readability-redundant-declaration)
+
+namespace dekms::testing {
+
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
+    const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  if (argv.empty()) {
+    return absl::InvalidArgumentError("argv is empty");
+  }
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    return absl::InternalError(StrCat("pipe2: ", std::strerror(errno)));
+  }
+
+  // Build argv and envp before fork, so the child only calls async-signal-
+  // safe functions.
+  std::vector<char*> args;
+  for (const std::string& arg : argv) {
+    args.push_back(const_cast<char*>(arg.c_str()));
+  }
+  args.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    env_strings.emplace_back(*entry);
+  }
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (const std::string& entry : env_strings) {
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  }
+  envp.push_back(nullptr);
+
+  const pid_t pid = fork();
+  if (pid < 0) {
+    return absl::InternalError(StrCat("fork: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    const int null_fd = open("/dev/null", O_RDONLY);
+    dup2(null_fd, STDIN_FILENO);
+    dup2(out_pipe[1], STDOUT_FILENO);
+    dup2(err_pipe[1], STDERR_FILENO);
+    // Signals blocked in the test runner must not stay blocked in the child.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  return std::unique_ptr<Subprocess>(
+      new Subprocess(pid, out_pipe[0], err_pipe[0]));
+}
+
+Subprocess::Subprocess(pid_t pid, int stdout_fd, int stderr_fd) : pid_(pid) {
+  stdout_reader_ = std::thread([this, stdout_fd] {
+    ReadPipe(stdout_fd, &stdout_);
+  });
+  stderr_reader_ = std::thread([this, stderr_fd] {
+    ReadPipe(stderr_fd, &stderr_);
+  });
+}
+
+Subprocess::~Subprocess() {
+  if (!reaped_) {
+    kill(pid_, SIGKILL);
+    static_cast<void>(Wait(absl::Seconds(10)));
+  }
+  if (stdout_reader_.joinable()) stdout_reader_.join();
+  if (stderr_reader_.joinable()) stderr_reader_.join();
+}
+
+void Subprocess::ReadPipe(int fd, std::string* sink) {
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    absl::MutexLock lock(&mu_);
+    sink->append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  absl::MutexLock lock(&mu_);
+  --open_pipes_;
+}
+
+bool Subprocess::WaitForStderr(std::string_view text, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto done = [this, text]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stderr_.find(text) != std::string::npos || open_pipes_ == 0;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  return stderr_.find(text) != std::string::npos;
+}
+
+void Subprocess::Signal(int signal_number) {
+  if (!reaped_) {
+    kill(pid_, signal_number);
+  }
+}
+
+absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
+  if (reaped_) {
+    return exit_code_;
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (true) {
+    const pid_t result = waitpid(pid_, &status, WNOHANG);
+    if (result == pid_) break;
+    if (result < 0 && errno != EINTR) {
+      return absl::InternalError(StrCat("waitpid: ", std::strerror(errno)));
+    }
+    if (absl::Now() > deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      reaped_ = true;
+      exit_code_ = 128 + SIGKILL;
+      return absl::DeadlineExceededError(StrCat(
+          "process ", pid_, " did not exit within ",
+          absl::FormatDuration(timeout), "; it was killed"));
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  reaped_ = true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : 128 + WTERMSIG(status);
+  if (stdout_reader_.joinable()) stdout_reader_.join();
+  if (stderr_reader_.joinable()) stderr_reader_.join();
+  return exit_code_;
+}
+
+std::string Subprocess::stdout_text() {
+  absl::MutexLock lock(&mu_);
+  return stdout_;
+}
+
+std::string Subprocess::stderr_text() {
+  absl::MutexLock lock(&mu_);
+  return stderr_;
+}
+
+absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+                                         const std::vector<std::string>& env,
+                                         absl::Duration timeout) {
+  auto process = Subprocess::Start(argv, env);
+  if (!process.ok()) return process.status();
+  absl::StatusOr<int> exit_code = (*process)->Wait(timeout);
+  if (!exit_code.ok()) return exit_code.status();
+  return ProcessResult{*exit_code, (*process)->stdout_text(),
+                       (*process)->stderr_text()};
+}
+
+}  // namespace dekms::testing
