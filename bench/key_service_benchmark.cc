@@ -22,8 +22,8 @@ void BM_KeyServiceRoundTrip(benchmark::State& state) {
     state.SkipWithError("ClusterKms::Create failed");
     return;
   }
-  auto server = internal::KeyServer::Start(std::move(kms).value(),
-                                           "127.0.0.1:0");
+  auto server =
+      internal::KeyServer::Start(std::move(kms).value(), "127.0.0.1:0");
   if (!server.ok()) {
     state.SkipWithError("KeyServer::Start failed");
     return;

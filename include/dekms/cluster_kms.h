@@ -47,9 +47,7 @@ class ClusterKms final : public KeyManager {
   [[nodiscard]] absl::StatusOr<SecretBytes> GetDek(
       std::string_view dek_id, size_t length_bytes) override;
 
-  [[nodiscard]] std::string_view Kind() const override {
-    return "cluster-kms";
-  }
+  [[nodiscard]] std::string_view Kind() const override { return "cluster-kms"; }
 
  private:
   explicit ClusterKms(std::unique_ptr<internal::HkdfSha256> hkdf);

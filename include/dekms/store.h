@@ -24,7 +24,8 @@ class Store {
   // Returns the blob stored under `id`. Fails with kNotFound when there is
   // none; any other error code means the store could not tell, and callers
   // must not treat it as absence.
-  [[nodiscard]] virtual absl::StatusOr<std::string> Get(std::string_view id) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::string> Get(
+      std::string_view id) = 0;
 
   // Stores `blob` under `id` if, and only if, nothing is stored there yet.
   // Fails with kAlreadyExists, leaving the stored blob untouched, when `id`

@@ -56,7 +56,7 @@ absl::Status ErrnoToStatus(int error_number, std::string_view action,
                            const std::string& path) {
   const std::string message =
       StrCat("cannot ", action, " ", path, ": ",
-                   std::strerror(error_number));  // NOLINT(concurrency-mt-unsafe)
+             std::strerror(error_number));  // NOLINT(concurrency-mt-unsafe)
   switch (error_number) {
     case ENOENT:
       return absl::NotFoundError(message);
@@ -83,20 +83,19 @@ absl::StatusOr<SecretBytes> ReadFileToSecret(const std::string& path,
     return ErrnoToStatus(errno, "stat", path);
   }
   if (!S_ISREG(info.st_mode)) {
-    return absl::InvalidArgumentError(
-        StrCat(path, " is not a regular file"));
+    return absl::InvalidArgumentError(StrCat(path, " is not a regular file"));
   }
   if (static_cast<size_t>(info.st_size) > max_bytes) {
-    return absl::InvalidArgumentError(
-        StrCat(path, " is ", info.st_size, " bytes long; at most ",
-                     max_bytes, " bytes are expected"));
+    return absl::InvalidArgumentError(StrCat(path, " is ", info.st_size,
+                                             " bytes long; at most ", max_bytes,
+                                             " bytes are expected"));
   }
 
   SecretBytes contents(static_cast<size_t>(info.st_size));
   size_t done = 0;
   while (done < contents.size()) {
-    const ssize_t n = ::read(fd, contents.Reveal().data() + done,
-                             contents.size() - done);
+    const ssize_t n =
+        ::read(fd, contents.Reveal().data() + done, contents.size() - done);
     if (n < 0 && errno == EINTR) {
       continue;
     }

@@ -104,9 +104,9 @@ TEST_F(FilesTest, ConcurrentCreatesLeaveOneWinner) {
       const std::string contents(4096, static_cast<char>('a' + i));
       const absl::Status status =
           CreateFileAtomically(path, Bytes(contents), 0600);
-      _exit(status.ok() ? 0 : (status.code() == absl::StatusCode::kAlreadyExists
-                                   ? 1
-                                   : 2));
+      _exit(status.ok()
+                ? 0
+                : (status.code() == absl::StatusCode::kAlreadyExists ? 1 : 2));
     }
     children.push_back(pid);
   }

@@ -20,8 +20,8 @@ namespace dekms::internal {
   if (view.size() <= max_bytes) {
     return StrCat("\"", absl::CEscape(view), "\"");
   }
-  return StrCat("\"", absl::CEscape(view.substr(0, max_bytes)),
-                      "\"... (", value.size(), " bytes)");
+  return StrCat("\"", absl::CEscape(view.substr(0, max_bytes)), "\"... (",
+                value.size(), " bytes)");
 }
 
 }  // namespace dekms::internal

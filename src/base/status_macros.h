@@ -23,8 +23,8 @@
 // Evaluates `rexpr`, an absl::StatusOr<T>. Returns its status from the
 // enclosing function when it is not OK; otherwise moves the value into `lhs`,
 // which may be a declaration such as `auto x` or an existing variable.
-#define DEKMS_ASSIGN_OR_RETURN(lhs, rexpr)                                 \
-  DEKMS_ASSIGN_OR_RETURN_IMPL_(                                            \
+#define DEKMS_ASSIGN_OR_RETURN(lhs, rexpr) \
+  DEKMS_ASSIGN_OR_RETURN_IMPL_(            \
       DEKMS_STATUS_MACROS_CONCAT_(dekms_statusor_, __COUNTER__), lhs, rexpr)
 
 #define DEKMS_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
@@ -35,6 +35,7 @@
   lhs = std::move(statusor).value()
 
 #define DEKMS_STATUS_MACROS_CONCAT_INNER_(a, b) a##b
-#define DEKMS_STATUS_MACROS_CONCAT_(a, b) DEKMS_STATUS_MACROS_CONCAT_INNER_(a, b)
+#define DEKMS_STATUS_MACROS_CONCAT_(a, b) \
+  DEKMS_STATUS_MACROS_CONCAT_INNER_(a, b)
 
 #endif  // DEKMS_SRC_BASE_STATUS_MACROS_H_

@@ -31,21 +31,21 @@ absl::StatusOr<ResolvedBackend> FromRawFiles(const BackendOptions& options) {
   DEKMS_ASSIGN_OR_RETURN(
       config.salt, ReadFileToSecret(options.salt_path, kMaxRawSecretFileBytes));
   if (config.master_secret.size() < ClusterKms::kMinMasterSecretBytes) {
-    return absl::InvalidArgumentError(StrCat(
-        "master secret file ", options.master_secret_path, " holds ",
-        config.master_secret.size(), " bytes; at least ",
-        ClusterKms::kMinMasterSecretBytes, " raw bytes are required"));
+    return absl::InvalidArgumentError(
+        StrCat("master secret file ", options.master_secret_path, " is ",
+               config.master_secret.size(), " bytes long; at least ",
+               ClusterKms::kMinMasterSecretBytes, " raw bytes are required"));
   }
   if (config.salt.size() < kMinRawSaltBytes) {
     return absl::InvalidArgumentError(StrCat(
-        "salt file ", options.salt_path, " holds ", config.salt.size(),
-        " bytes; at least ", kMinRawSaltBytes, " raw bytes are required"));
+        "salt file ", options.salt_path, " is ", config.salt.size(),
+        " bytes long; at least ", kMinRawSaltBytes, " raw bytes are required"));
   }
   return ResolvedBackend{
       .kms = std::move(config),
       .storage = NoStoreConfig{},
       .source = StrCat("master secret file ", options.master_secret_path,
-                             " and salt file ", options.salt_path)};
+                       " and salt file ", options.salt_path)};
 }
 
 }  // namespace
@@ -86,7 +86,8 @@ absl::StatusOr<ResolvedBackend> ResolveBackend(const BackendOptions& options) {
   }
   backend.kms = std::move(kms).value();
   if (!options.storage_uri.empty()) {
-    absl::StatusOr<StorageConfig> storage = ParseStorageUri(options.storage_uri);
+    absl::StatusOr<StorageConfig> storage =
+        ParseStorageUri(options.storage_uri);
     if (!storage.ok()) {
       return absl::InvalidArgumentError(
           StrCat("invalid --storage-uri: ", storage.status().message()));
@@ -97,7 +98,8 @@ absl::StatusOr<ResolvedBackend> ResolveBackend(const BackendOptions& options) {
 }
 
 std::string DefaultStateDirectory() {
-  const char* from_env = std::getenv("DEKMS_STATE_DIR");  // NOLINT(concurrency-mt-unsafe)
+  const char* from_env =
+      std::getenv("DEKMS_STATE_DIR");  // NOLINT(concurrency-mt-unsafe)
   if (from_env != nullptr && from_env[0] != '\0') {
     return from_env;
   }
@@ -132,14 +134,14 @@ absl::StatusOr<ResolvedBackend> LoadOrCreateStateSecret(
 absl::Status DisableCoreDumps() {
   const struct rlimit no_core = {0, 0};
   if (setrlimit(RLIMIT_CORE, &no_core) != 0) {
-    return absl::InternalError(StrCat(
-        "cannot disable core dumps (setrlimit RLIMIT_CORE): ",
-        std::strerror(errno)));  // NOLINT(concurrency-mt-unsafe)
+    return absl::InternalError(
+        StrCat("cannot disable core dumps (setrlimit RLIMIT_CORE): ",
+               std::strerror(errno)));  // NOLINT(concurrency-mt-unsafe)
   }
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    return absl::InternalError(StrCat(
-        "cannot disable core dumps (prctl PR_SET_DUMPABLE): ",
-        std::strerror(errno)));  // NOLINT(concurrency-mt-unsafe)
+    return absl::InternalError(
+        StrCat("cannot disable core dumps (prctl PR_SET_DUMPABLE): ",
+               std::strerror(errno)));  // NOLINT(concurrency-mt-unsafe)
   }
   return absl::OkStatus();
 }

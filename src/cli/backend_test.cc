@@ -43,9 +43,9 @@ TEST_F(BackendTest, NoSourceIsInvalidArgument) {
 TEST_F(BackendTest, MasterSecretNeedsSalt) {
   BackendOptions options;
   options.master_secret_path = Write("master", std::string(32, 'm'));
-  EXPECT_THAT(ResolveBackend(options),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("go together")));
+  EXPECT_THAT(
+      ResolveBackend(options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("go together")));
 }
 
 TEST_F(BackendTest, RejectsShortRawMasterSecret) {
@@ -54,7 +54,7 @@ TEST_F(BackendTest, RejectsShortRawMasterSecret) {
   options.salt_path = Write("salt", std::string(32, 's'));
   EXPECT_THAT(ResolveBackend(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("holds 15 bytes; at least 16")));
+                       HasSubstr("is 15 bytes long; at least 16")));
 }
 
 TEST_F(BackendTest, RejectsShortRawSalt) {
@@ -63,7 +63,7 @@ TEST_F(BackendTest, RejectsShortRawSalt) {
   options.salt_path = Write("salt", std::string(31, 's'));
   EXPECT_THAT(ResolveBackend(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("holds 31 bytes; at least 32")));
+                       HasSubstr("is 31 bytes long; at least 32")));
 }
 
 TEST_F(BackendTest, ReadsRawFiles) {
@@ -105,8 +105,9 @@ TEST_F(BackendTest, StateSecretIsCreatedOnceAndReused) {
   auto second = LoadOrCreateStateSecret(state_dir, &created);
   ASSERT_THAT(second, IsOk());
   EXPECT_FALSE(created);
-  EXPECT_TRUE(std::get<ClusterKmsConfig>(first->kms).master_secret.Equals(
-      std::get<ClusterKmsConfig>(second->kms).master_secret));
+  EXPECT_TRUE(std::get<ClusterKmsConfig>(first->kms)
+                  .master_secret.Equals(
+                      std::get<ClusterKmsConfig>(second->kms).master_secret));
 }
 
 TEST_F(BackendTest, CorruptStateSecretIsAnErrorNotReplaced) {

@@ -13,8 +13,8 @@
 // and turns the returned status into an exit code.
 namespace dekms::internal {
 
-// Where a command gets its key backend from. At most one source may be set;
-// the caller enforces that.
+// Sources of a command's key backend. At most one may be set, which the
+// caller enforces.
 struct BackendOptions {
   std::string kms_uri;             // kms:// URI.
   std::string storage_uri;         // storage:// URI; empty means no-store.
@@ -75,8 +75,8 @@ struct ServeOptions {
 struct GetOptions {
   std::string data_key_id;
   size_t length_bytes = 32;
-  std::string format = "hex";   // "hex", "base64" or "raw".
-  std::string server_address;   // Used when no backend source is set.
+  std::string format = "hex";  // "hex", "base64" or "raw".
+  std::string server_address;  // Used when no backend source is set.
   BackendOptions backend;
   double timeout_seconds = 10;
 };

@@ -21,9 +21,8 @@ absl::StatusOr<SecretBytes> GetLocally(const GetOptions& options) {
                          ResolveBackend(options.backend));
   DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<KeyManager> key_manager,
                          NewKeyManager(backend.kms, backend.storage));
-  return key_manager->GetDek(
-      StrCat(kDataKeyIdPrefix, options.data_key_id),
-      options.length_bytes);
+  return key_manager->GetDek(StrCat(kDataKeyIdPrefix, options.data_key_id),
+                             options.length_bytes);
 }
 
 absl::StatusOr<SecretBytes> GetFromServer(const GetOptions& options) {
@@ -47,10 +46,9 @@ absl::StatusOr<SecretBytes> GetFromServer(const GetOptions& options) {
         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       hint = "; check that the key service runs there, or pass --server";
     }
-    return absl::Status(
-        static_cast<absl::StatusCode>(status.error_code()),
-        StrCat("key service at ", options.server_address, ": ",
-                     status.error_message(), hint));
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        StrCat("key service at ", options.server_address, ": ",
+                               status.error_message(), hint));
   }
 
   SecretBytes dek = SecretBytes::CopyFrom(response.data_key());

@@ -2,14 +2,13 @@
 // the status of the chosen subcommand to an exit code: 0 on success, 2 when
 // the arguments do not parse, 1 on any other failure.
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "absl/status/status.h"
 #include "src/base/logging.h"
@@ -37,9 +36,10 @@ void AddBackendOptions(CLI::App& command,
                   "storage://no-store)")
       ->needs(kms_uri);
   auto* secret_file =
-      command.add_option("--secret-file", backend.secret_file,
-                         "master secret JSON file, as written by `dekms "
-                         "secret generate` or by Constellation")
+      command
+          .add_option("--secret-file", backend.secret_file,
+                      "master secret JSON file, as written by `dekms "
+                      "secret generate` or by Constellation")
           ->excludes(kms_uri);
   auto* master_secret =
       command
@@ -80,8 +80,9 @@ int main(int argc, char** argv) {
       "generate",
       "Write a new 32-byte master secret and 32-byte salt to a file (mode "
       "0600); an existing file is never overwritten");
-  generate->add_option("--out", generate_options.out_path,
-                       "path of the new master secret file")
+  generate
+      ->add_option("--out", generate_options.out_path,
+                   "path of the new master secret file")
       ->required();
   generate->add_flag("--print-uri", generate_options.print_uri,
                      "also print the kms://cluster-kms URI, which contains "
@@ -98,20 +99,21 @@ int main(int argc, char** argv) {
       "Run the gRPC key service (kms.API, as Constellation's key service). "
       "Without a backend option it uses the master secret in the state "
       "directory, creating one on first start");
-  serve->add_option("--listen", serve_options.listen_address,
-                    "address to listen on: HOST:PORT, [IPv6]:PORT or "
-                    "unix:PATH; port 0 picks a free port")
+  serve
+      ->add_option("--listen", serve_options.listen_address,
+                   "address to listen on: HOST:PORT, [IPv6]:PORT or "
+                   "unix:PATH; port 0 picks a free port")
       ->capture_default_str();
   serve->add_option("--state-dir", serve_options.state_dir,
                     "directory of the default master secret (default: "
                     "$DEKMS_STATE_DIR, else ./dekms-state)");
-  serve->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
-                    "seconds that calls in flight get to finish after SIGTERM "
-                    "or SIGINT")
+  serve
+      ->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
+                   "seconds that calls in flight get to finish after SIGTERM "
+                   "or SIGINT")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  serve->add_option("--log-level", log_level,
-                    "debug, info, warn or error")
+  serve->add_option("--log-level", log_level, "debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   AddBackendOptions(*serve, serve_options.backend);

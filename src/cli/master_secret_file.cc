@@ -1,10 +1,10 @@
-#include "src/base/str_cat.h"
 #include "src/cli/master_secret_file.h"
 
 #include <nlohmann/json.hpp>
 
 #include "src/base/files.h"
 #include "src/base/status_macros.h"
+#include "src/base/str_cat.h"
 #include "src/crypto/encoding.h"
 #include "src/crypto/random.h"
 #include "src/crypto/secret_text.h"
@@ -21,9 +21,9 @@ absl::StatusOr<SecretBytes> TakeBase64Field(nlohmann::json& json,
                                             const std::string& path) {
   auto it = json.find(field);
   if (it == json.end() || !it->is_string()) {
-    return absl::InvalidArgumentError(StrCat(
-        path, " is not a master secret file: it has no string field \"",
-        field, "\""));
+    return absl::InvalidArgumentError(
+        StrCat(path, " is not a master secret file: it has no string field \"",
+               field, "\""));
   }
   std::string& text = it->get_ref<std::string&>();
   absl::StatusOr<SecretBytes> decoded =
@@ -70,14 +70,15 @@ absl::StatusOr<ClusterKmsConfig> ReadMasterSecretFile(const std::string& path) {
   try {
     json = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& error) {
-    return absl::InvalidArgumentError(StrCat(
-        path, " is not a master secret file: invalid JSON near byte ",
-        error.byte));
+    return absl::InvalidArgumentError(
+        StrCat(path, " is not a master secret file: invalid JSON near byte ",
+               error.byte));
   }
   if (!json.is_object()) {
-    return absl::InvalidArgumentError(StrCat(
-        path, " is not a master secret file: expected a JSON object with "
-              "\"key\" and \"salt\""));
+    return absl::InvalidArgumentError(
+        StrCat(path,
+               " is not a master secret file: expected a JSON object with "
+               "\"key\" and \"salt\""));
   }
 
   ClusterKmsConfig secret;

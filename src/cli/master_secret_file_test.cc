@@ -42,8 +42,7 @@ TEST_F(MasterSecretFileTest, RejectsInvalidJsonWithoutEchoingIt) {
   auto secret = ReadMasterSecretFile(path);
   EXPECT_THAT(secret, StatusIs(absl::StatusCode::kInvalidArgument,
                                HasSubstr("invalid JSON near byte")));
-  EXPECT_THAT(std::string(secret.status().message()),
-              Not(HasSubstr("SECRET")));
+  EXPECT_THAT(std::string(secret.status().message()), Not(HasSubstr("SECRET")));
 }
 
 TEST_F(MasterSecretFileTest, RejectsMissingField) {
@@ -63,9 +62,9 @@ TEST_F(MasterSecretFileTest, RejectsNonObject) {
 TEST_F(MasterSecretFileTest, RejectsUrlSafeBase64) {
   const std::string path =
       Write("url.json", "{\"key\": \"-_-_\", \"salt\": \"AAAA\"}");
-  EXPECT_THAT(ReadMasterSecretFile(path),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("field \"key\"")));
+  EXPECT_THAT(
+      ReadMasterSecretFile(path),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field \"key\"")));
 }
 
 TEST_F(MasterSecretFileTest, MissingFileIsNotFound) {
@@ -76,10 +75,10 @@ TEST_F(MasterSecretFileTest, MissingFileIsNotFound) {
 TEST_F(MasterSecretFileTest, ReadsConstellationFile) {
   // The layout Constellation's CLI writes: Go's encoding/json with standard
   // base64 for []byte fields.
-  const std::string path = Write(
-      "constellation-mastersecret.json",
-      "{\"key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\","
-      "\"salt\":\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"}");
+  const std::string path =
+      Write("constellation-mastersecret.json",
+            "{\"key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\","
+            "\"salt\":\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"}");
   auto secret = ReadMasterSecretFile(path);
   ASSERT_THAT(secret, IsOk());
   ASSERT_EQ(secret->master_secret.size(), 32u);

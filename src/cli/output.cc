@@ -1,4 +1,3 @@
-#include "src/base/str_cat.h"
 #include "src/cli/output.h"
 
 #include <unistd.h>
@@ -6,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "src/base/str_cat.h"
 
 namespace dekms::internal {
 
@@ -18,7 +18,7 @@ absl::Status WriteToFd(int fd, std::span<const uint8_t> bytes) {
       }
       return absl::UnavailableError(
           StrCat("cannot write the output: ",
-                       std::strerror(errno)));  // NOLINT(concurrency-mt-unsafe)
+                 std::strerror(errno)));  // NOLINT(concurrency-mt-unsafe)
     }
     bytes = bytes.subspan(static_cast<size_t>(written));
   }
@@ -26,9 +26,9 @@ absl::Status WriteToFd(int fd, std::span<const uint8_t> bytes) {
 }
 
 absl::Status WriteToFd(int fd, std::string_view text) {
-  return WriteToFd(fd, std::span<const uint8_t>(
-                           reinterpret_cast<const uint8_t*>(text.data()),
-                           text.size()));
+  return WriteToFd(
+      fd, std::span<const uint8_t>(
+              reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 }  // namespace dekms::internal

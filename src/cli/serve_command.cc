@@ -1,5 +1,4 @@
 #include <signal.h>
-
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -39,7 +38,7 @@ absl::Status RunServe(const ServeOptions& options) {
       error != 0) {
     return absl::InternalError(
         StrCat("cannot block SIGTERM and SIGINT: ",
-                     std::strerror(error)));  // NOLINT(concurrency-mt-unsafe)
+               std::strerror(error)));  // NOLINT(concurrency-mt-unsafe)
   }
 
   ResolvedBackend backend;
@@ -47,8 +46,8 @@ absl::Status RunServe(const ServeOptions& options) {
     DEKMS_ASSIGN_OR_RETURN(backend, ResolveBackend(options.backend));
   } else {
     bool created = false;
-    DEKMS_ASSIGN_OR_RETURN(backend,
-                           LoadOrCreateStateSecret(options.state_dir, &created));
+    DEKMS_ASSIGN_OR_RETURN(
+        backend, LoadOrCreateStateSecret(options.state_dir, &created));
     if (created) {
       spdlog::warn(
           "created a new master secret in {}; back it up, because every DEK "

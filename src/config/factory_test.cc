@@ -25,9 +25,9 @@ TEST(NewKeyManager, ClusterKmsRejectsStore) {
 TEST(NewKeyManager, ClusterKmsRejectsShortSecret) {
   auto kms = ParseKmsUri("kms://cluster-kms?key=AAAA&salt=AAAA");
   ASSERT_THAT(kms, IsOk());
-  EXPECT_THAT(NewKeyManager(*kms, NoStoreConfig{}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("3 bytes long")));
+  EXPECT_THAT(
+      NewKeyManager(*kms, NoStoreConfig{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("3 bytes long")));
 }
 
 TEST(NewKeyManager, CloudKmsIsUnimplemented) {
@@ -62,14 +62,13 @@ TEST(NewStore, NoStoreHasNoStore) {
 }
 
 TEST(NewStore, CloudStoresAreUnimplemented) {
-  for (const char* uri :
-       {"storage://aws?bucket=b&region=r", "storage://azure?account=a&container=c",
-        "storage://gcp?projectID=p&bucket=b"}) {
+  for (const char* uri : {"storage://aws?bucket=b&region=r",
+                          "storage://azure?account=a&container=c",
+                          "storage://gcp?projectID=p&bucket=b"}) {
     auto storage = ParseStorageUri(uri);
     ASSERT_THAT(storage, IsOk());
-    EXPECT_THAT(NewStore(*storage),
-                StatusIs(absl::StatusCode::kUnimplemented,
-                         HasSubstr("is not built yet")))
+    EXPECT_THAT(NewStore(*storage), StatusIs(absl::StatusCode::kUnimplemented,
+                                             HasSubstr("is not built yet")))
         << uri;
   }
 }

@@ -48,8 +48,8 @@ std::string DescribeName(std::string_view name) {
   const bool plain =
       !name.empty() && name.size() <= 40 &&
       std::all_of(name.begin(), name.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-               c == '_' || c == '-' || c == '.';
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+               c == '-' || c == '.';
       });
   return plain ? internal::Quote(name) : "(name not shown)";
 }
@@ -91,15 +91,16 @@ absl::StatusOr<ParsedUri> SplitUri(std::string_view uri,
                                    std::string_view scheme) {
   const std::string prefix = StrCat(scheme, "://");
   if (uri.substr(0, prefix.size()) != prefix) {
-    return absl::InvalidArgumentError(StrCat(
-        "URI does not start with \"", prefix, "\"; ", scheme,
-        " URIs look like ", prefix, "<backend>?<parameters>"));
+    return absl::InvalidArgumentError(
+        StrCat("URI does not start with \"", prefix, "\"; ", scheme,
+               " URIs look like ", prefix, "<backend>?<parameters>"));
   }
   std::string_view rest = uri.substr(prefix.size());
   if (rest.find('#') != std::string_view::npos) {
-    return absl::InvalidArgumentError(StrCat(
-        prefix, " URI contains a fragment ('#'); percent-encode '#' in "
-                "parameter values as %23"));
+    return absl::InvalidArgumentError(
+        StrCat(prefix,
+               " URI contains a fragment ('#'); percent-encode '#' in "
+               "parameter values as %23"));
   }
 
   ParsedUri parsed;
@@ -112,9 +113,10 @@ absl::StatusOr<ParsedUri> SplitUri(std::string_view uri,
   if (!rest.empty() && rest.front() == '/') {
     rest.remove_prefix(1);
     if (!rest.empty() && rest.front() != '?') {
-      return absl::InvalidArgumentError(StrCat(
-          prefix, " URI has a path after the backend name; put every setting "
-                  "in the query, after '?'"));
+      return absl::InvalidArgumentError(
+          StrCat(prefix,
+                 " URI has a path after the backend name; put every setting "
+                 "in the query, after '?'"));
     }
   }
   if (!rest.empty()) {
@@ -130,9 +132,8 @@ absl::StatusOr<ParsedUri> SplitUri(std::string_view uri,
       continue;  // "a=1&&b=2" and a trailing '&' are harmless.
     }
     const size_t eq = pair.find('=');
-    DEKMS_ASSIGN_OR_RETURN(
-        SecretBytes name_bytes,
-        FormDecode(pair.substr(0, eq), "a parameter name"));
+    DEKMS_ASSIGN_OR_RETURN(SecretBytes name_bytes,
+                           FormDecode(pair.substr(0, eq), "a parameter name"));
     std::string name(internal::RevealAsText(name_bytes));
     const std::string label = StrCat("parameter ", DescribeName(name));
     DEKMS_ASSIGN_OR_RETURN(
@@ -141,9 +142,9 @@ absl::StatusOr<ParsedUri> SplitUri(std::string_view uri,
                                                 : pair.substr(eq + 1),
                    label));
     if (parsed.params.contains(name)) {
-      return absl::InvalidArgumentError(StrCat(
-          label, " appears more than once in the ", prefix,
-          " URI; give it once"));
+      return absl::InvalidArgumentError(
+          StrCat(label, " appears more than once in the ", prefix,
+                 " URI; give it once"));
     }
     parsed.params.emplace(std::move(name), std::move(value));
   }
@@ -159,27 +160,30 @@ absl::Status CheckParams(const ParsedUri& parsed, std::string_view label,
     accepted += StrCat(accepted.empty() ? "" : ", ", spec.name);
   }
   for (const auto& [name, value] : parsed.params) {
-    const bool known =
-        std::any_of(specs.begin(), specs.end(),
-                    [&name](const ParamSpec& spec) { return spec.name == name; });
+    // clang 14 cannot capture a structured binding, hence the copy of the
+    // reference.
+    const std::string& param_name = name;
+    const bool known = std::any_of(
+        specs.begin(), specs.end(),
+        [&param_name](const ParamSpec& spec) { return spec.name == param_name; });
     if (!known) {
-      return absl::InvalidArgumentError(StrCat(
-          "unknown parameter ", DescribeName(name), " in ", label,
-          " URI; the accepted parameters are ",
-          accepted.empty() ? std::string("none") : accepted,
-          " (names are case-sensitive)"));
+      return absl::InvalidArgumentError(
+          StrCat("unknown parameter ", DescribeName(name), " in ", label,
+                 " URI; the accepted parameters are ",
+                 accepted.empty() ? std::string("none") : accepted,
+                 " (names are case-sensitive)"));
     }
     if (value.empty()) {
       return absl::InvalidArgumentError(
           StrCat("parameter ", internal::Quote(name), " of ", label,
-                       " URI is empty; give it a value or leave it out"));
+                 " URI is empty; give it a value or leave it out"));
     }
   }
   for (const ParamSpec& spec : specs) {
     if (spec.required && !parsed.params.contains(std::string(spec.name))) {
-      return absl::InvalidArgumentError(
-          StrCat("missing parameter ", internal::Quote(spec.name),
-                       " in ", label, " URI"));
+      return absl::InvalidArgumentError(StrCat("missing parameter ",
+                                               internal::Quote(spec.name),
+                                               " in ", label, " URI"));
     }
   }
   return absl::OkStatus();
@@ -213,8 +217,9 @@ absl::StatusOr<SecretBytes> TakeBase64Url(ParsedUri& parsed,
 absl::Status CheckBothOrNeither(const std::string& id, const SecretBytes& key,
                                 std::string_view label) {
   if (id.empty() != key.empty()) {
-    return absl::InvalidArgumentError(StrCat(
-        label, " URI sets only one of \"accessKeyID\" and \"accessKey\"; give "
+    return absl::InvalidArgumentError(
+        StrCat(label,
+               " URI sets only one of \"accessKeyID\" and \"accessKey\"; give "
                "both, or neither to use the AWS credential chain"));
   }
   return absl::OkStatus();
@@ -225,8 +230,9 @@ absl::Status CheckAzureCredentials(const std::string& tenant_id,
                                    const SecretBytes& client_secret,
                                    std::string_view label) {
   if (!client_secret.empty() && (tenant_id.empty() || client_id.empty())) {
-    return absl::InvalidArgumentError(StrCat(
-        label, " URI sets \"clientSecret\" without both \"tenantID\" and "
+    return absl::InvalidArgumentError(
+        StrCat(label,
+               " URI sets \"clientSecret\" without both \"tenantID\" and "
                "\"clientID\"; a client secret needs the tenant and client it "
                "belongs to"));
   }
@@ -238,8 +244,8 @@ absl::Status CheckVaultType(std::string_view vault_type) {
       !vault_type.empty() && vault_type.front() != '.' &&
       vault_type.back() != '.' &&
       std::all_of(vault_type.begin(), vault_type.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-               c == '.' || c == '-';
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+               c == '-';
       });
   if (!valid) {
     return absl::InvalidArgumentError(
@@ -455,9 +461,9 @@ absl::StatusOr<KmsConfig> ParseKmsUri(std::string_view uri) {
     config.key_name = TakeString(parsed, "keyName");
     return config;
   }
-  return absl::InvalidArgumentError(StrCat(
-      "unknown KMS ", DescribeName(parsed.host),
-      " in kms:// URI; use one of cluster-kms, aws, azure, gcp"));
+  return absl::InvalidArgumentError(
+      StrCat("unknown KMS ", DescribeName(parsed.host),
+             " in kms:// URI; use one of cluster-kms, aws, azure, gcp"));
 }
 
 absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
@@ -507,10 +513,9 @@ absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
   }
   if (parsed.host == "gcp") {
     constexpr std::string_view kLabel = "storage://gcp";
-    DEKMS_RETURN_IF_ERROR(CheckParams(parsed, kLabel,
-                                      {{"projectID", true},
-                                       {"bucket", true},
-                                       {"credentialsPath", false}}));
+    DEKMS_RETURN_IF_ERROR(CheckParams(
+        parsed, kLabel,
+        {{"projectID", true}, {"bucket", true}, {"credentialsPath", false}}));
     GcsStoreConfig config;
     config.project_id = TakeString(parsed, "projectID");
     config.bucket = TakeString(parsed, "bucket");
@@ -519,8 +524,8 @@ absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
   }
   return absl::InvalidArgumentError(
       StrCat("unknown store ", DescribeName(parsed.host),
-                   " in storage:// URI; use one of no-store, memory, aws, "
-                   "azure, gcp"));
+             " in storage:// URI; use one of no-store, memory, aws, "
+             "azure, gcp"));
 }
 
 SecretBytes EncodeKmsUri(const KmsConfig& config) {

@@ -35,9 +35,9 @@ TEST(ParseUri, RejectsWrongScheme) {
   EXPECT_THAT(ParseKmsUri("storage://no-store"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("does not start with \"kms://\"")));
-  EXPECT_THAT(ParseStorageUri("kms://cluster-kms?key=a&salt=b"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("storage://")));
+  EXPECT_THAT(
+      ParseStorageUri("kms://cluster-kms?key=a&salt=b"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("storage://")));
   EXPECT_THAT(ParseKmsUri("KMS://aws"), Not(IsOk()));
   EXPECT_THAT(ParseKmsUri(""), Not(IsOk()));
 }
@@ -57,7 +57,8 @@ TEST(ParseUri, RejectsMissingParameter) {
   ExpectRejected("kms://gcp?projectID=p&location=l&keyName=k",
                  "missing parameter \"keyRing\"");
   ExpectRejected("storage://aws?bucket=b", "missing parameter \"region\"");
-  ExpectRejected("storage://azure?account=a", "missing parameter \"container\"");
+  ExpectRejected("storage://azure?account=a",
+                 "missing parameter \"container\"");
   ExpectRejected("storage://gcp?bucket=b", "missing parameter \"projectID\"");
 }
 
@@ -66,10 +67,10 @@ TEST(ParseUri, RejectsUnknownParameter) {
                  "unknown parameter \"endpont\" in kms://aws URI; the "
                  "accepted parameters are region, accessKeyID, accessKey, "
                  "keyName");
-  ExpectRejected("storage://no-store?bucket=b",
-                 "accepted parameters are none");
+  ExpectRejected("storage://no-store?bucket=b", "accepted parameters are none");
   // Parameter names are case-sensitive, as in Constellation.
-  ExpectRejected("kms://aws?Region=r&keyName=k", "unknown parameter \"Region\"");
+  ExpectRejected("kms://aws?Region=r&keyName=k",
+                 "unknown parameter \"Region\"");
 }
 
 TEST(ParseUri, DoesNotEchoOddParameterNames) {
@@ -86,7 +87,8 @@ TEST(ParseUri, RejectsRepeatedParameter) {
 }
 
 TEST(ParseUri, RejectsEmptyValue) {
-  ExpectRejected("kms://aws?region=&keyName=k", "\"region\" of kms://aws URI is empty");
+  ExpectRejected("kms://aws?region=&keyName=k",
+                 "\"region\" of kms://aws URI is empty");
   ExpectRejected("kms://aws?region&keyName=k", "is empty");
 }
 
@@ -116,9 +118,8 @@ TEST(ParseUri, RejectsAzureSecretWithoutClient) {
 }
 
 TEST(ParseUri, RejectsBadVaultType) {
-  ExpectRejected(
-      "kms://azure?vaultName=v&vaultType=https%3A%2F%2Fx&keyName=k",
-      "\"vaultType\" of kms://azure URI is not a DNS suffix");
+  ExpectRejected("kms://azure?vaultName=v&vaultType=https%3A%2F%2Fx&keyName=k",
+                 "\"vaultType\" of kms://azure URI is not a DNS suffix");
 }
 
 TEST(ParseClusterKmsUri, RejectsStandardBase64) {
@@ -274,9 +275,9 @@ TEST(RedactedUri, HidesEverySecret) {
       "storage://azure?account=a&container=c&tenantID=t&clientID=c&"
       "clientSecret=topsecret");
   ASSERT_THAT(azure, IsOk());
-  EXPECT_THAT(RedactedStorageUri(*azure),
-              AllOf(HasSubstr("clientSecret=REDACTED"),
-                    Not(HasSubstr("topsecret"))));
+  EXPECT_THAT(
+      RedactedStorageUri(*azure),
+      AllOf(HasSubstr("clientSecret=REDACTED"), Not(HasSubstr("topsecret"))));
   auto s3 = ParseStorageUri(
       "storage://aws?bucket=b&region=r&accessKeyID=i&accessKey=topsecret");
   ASSERT_THAT(s3, IsOk());

@@ -1,10 +1,10 @@
-#include "src/base/str_cat.h"
 #include "src/crypto/encoding.h"
 
 #include <openssl/crypto.h>
 
 #include <array>
 
+#include "src/base/str_cat.h"
 
 namespace dekms::internal {
 namespace {
@@ -16,8 +16,7 @@ constexpr std::string_view kUrlSafeChars =
 constexpr uint8_t kInvalid = 0xff;
 
 std::string_view CharsOf(Base64Alphabet alphabet) {
-  return alphabet == Base64Alphabet::kStandard ? kStandardChars
-                                               : kUrlSafeChars;
+  return alphabet == Base64Alphabet::kStandard ? kStandardChars : kUrlSafeChars;
 }
 
 std::string_view NameOf(Base64Alphabet alphabet) {
@@ -82,9 +81,9 @@ absl::StatusOr<SecretBytes> DecodeBase64(std::string_view text,
   const size_t padding = text.size() - data_len;
   const size_t tail = data_len % 4;
   if (tail == 1) {
-    return absl::InvalidArgumentError(StrCat(
-        what, " is not valid ", NameOf(alphabet), ": its length of ",
-        data_len, " characters is not produced by any encoding"));
+    return absl::InvalidArgumentError(
+        StrCat(what, " is not valid ", NameOf(alphabet), ": its length of ",
+               data_len, " characters is not produced by any encoding"));
   }
   if (padding > 0 && (padding > 2 || (tail + padding) % 4 != 0)) {
     return absl::InvalidArgumentError(StrCat(
@@ -103,14 +102,16 @@ absl::StatusOr<SecretBytes> DecodeBase64(std::string_view text,
       std::string hint;
       if (alphabet == Base64Alphabet::kUrlSafe &&
           (text[i] == '+' || text[i] == '/' || text[i] == ' ')) {
-        hint = "; it looks like standard base64, so replace '+' with '-' and "
-               "'/' with '_'";
+        hint =
+            "; it looks like standard base64, so replace '+' with '-' and "
+            "'/' with '_'";
       } else if (text[i] == '=') {
         hint = "; '=' may appear only as padding at the end";
       }
-      return absl::InvalidArgumentError(StrCat(
-          what, " is not valid ", NameOf(alphabet), ": the character at offset ",
-          i, " is outside the ", NameOf(alphabet), " alphabet", hint));
+      return absl::InvalidArgumentError(
+          StrCat(what, " is not valid ", NameOf(alphabet),
+                 ": the character at offset ", i, " is outside the ",
+                 NameOf(alphabet), " alphabet", hint));
     }
     group = (group << 6) | value;
     if (++sextets == 4) {
@@ -145,9 +146,9 @@ SecretBytes EncodeHex(std::span<const uint8_t> bytes) {
 absl::StatusOr<SecretBytes> DecodeHex(std::string_view text,
                                       std::string_view what) {
   if (text.size() % 2 != 0) {
-    return absl::InvalidArgumentError(StrCat(
-        what, " is not valid hex: it has an odd number of characters (",
-        text.size(), ")"));
+    return absl::InvalidArgumentError(
+        StrCat(what, " is not valid hex: it has an odd number of characters (",
+               text.size(), ")"));
   }
   SecretBytes out(text.size() / 2);
   std::span<uint8_t> bytes = out.Reveal();
@@ -157,7 +158,7 @@ absl::StatusOr<SecretBytes> DecodeHex(std::string_view text,
     if (high < 0 || low < 0) {
       return absl::InvalidArgumentError(
           StrCat(what, " is not valid hex: the character at offset ",
-                       high < 0 ? 2 * i : 2 * i + 1, " is not a hex digit"));
+                 high < 0 ? 2 * i : 2 * i + 1, " is not a hex digit"));
     }
     bytes[i] = static_cast<uint8_t>((high << 4) | low);
   }

@@ -30,9 +30,9 @@ TEST(DecodeBase64, RejectsStandardAlphabetInUrlSafe) {
 }
 
 TEST(DecodeBase64, RejectsUrlSafeAlphabetInStandard) {
-  EXPECT_THAT(DecodeBase64("ab-_", Base64Alphabet::kStandard, "field"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("offset 2")));
+  EXPECT_THAT(
+      DecodeBase64("ab-_", Base64Alphabet::kStandard, "field"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("offset 2")));
 }
 
 TEST(DecodeBase64, RejectsImpossibleLength) {
@@ -41,13 +41,11 @@ TEST(DecodeBase64, RejectsImpossibleLength) {
 }
 
 TEST(DecodeBase64, RejectsMisplacedPadding) {
-  EXPECT_THAT(DecodeBase64("ab=c", Base64Alphabet::kUrlSafe, "v"),
-              Not(IsOk()));
+  EXPECT_THAT(DecodeBase64("ab=c", Base64Alphabet::kUrlSafe, "v"), Not(IsOk()));
   EXPECT_THAT(DecodeBase64("abcd=", Base64Alphabet::kUrlSafe, "v"),
               Not(IsOk()));
   EXPECT_THAT(DecodeBase64("ab=", Base64Alphabet::kUrlSafe, "v"), Not(IsOk()));
-  EXPECT_THAT(DecodeBase64("a===", Base64Alphabet::kUrlSafe, "v"),
-              Not(IsOk()));
+  EXPECT_THAT(DecodeBase64("a===", Base64Alphabet::kUrlSafe, "v"), Not(IsOk()));
 }
 
 TEST(DecodeBase64, ErrorNamesValueButNotContent) {
@@ -77,13 +75,18 @@ TEST(DecodeBase64, DecodesAlphabetSpecificCharacters) {
 TEST(EncodeBase64, MatchesRfc4648Vectors) {
   // Test vectors of RFC 4648, section 10.
   const std::pair<std::string_view, std::string_view> cases[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-      {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
       {"foobar", "Zm9vYmFy"},
   };
   for (const auto& [plain, encoded] : cases) {
-    EXPECT_EQ(RevealAsText(EncodeBase64(Bytes(plain), Base64Alphabet::kStandard)),
-              encoded);
+    EXPECT_EQ(
+        RevealAsText(EncodeBase64(Bytes(plain), Base64Alphabet::kStandard)),
+        encoded);
   }
 }
 
@@ -103,9 +106,8 @@ TEST(EncodeBase64, RoundTripsAllByteValues) {
 TEST(DecodeHex, RejectsOddLengthAndNonHex) {
   EXPECT_THAT(DecodeHex("abc", "v"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("odd")));
-  EXPECT_THAT(DecodeHex("zz", "v"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("offset 0")));
+  EXPECT_THAT(DecodeHex("zz", "v"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("offset 0")));
 }
 
 TEST(EncodeHex, RoundTrips) {

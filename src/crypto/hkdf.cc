@@ -6,7 +6,6 @@
 // touching the heap. The macro keeps the deprecation attributes away.
 #define OPENSSL_SUPPRESS_DEPRECATED
 
-#include "src/base/str_cat.h"
 #include "src/crypto/hkdf.h"
 
 #include <openssl/core_names.h>
@@ -22,6 +21,7 @@
 #include <cstring>
 
 #include "absl/cleanup/cleanup.h"
+#include "src/base/str_cat.h"
 
 namespace dekms::internal {
 
@@ -126,8 +126,8 @@ absl::Status HkdfSha256::Expand(std::span<const uint8_t> info,
   if (out.empty() || out.size() > kHkdfSha256MaxOutputBytes) {
     return absl::InvalidArgumentError(
         StrCat("HKDF-SHA256 output length ", out.size(),
-                     " is out of range; request 1 to ",
-                     kHkdfSha256MaxOutputBytes, " bytes"));
+               " is out of range; request 1 to ", kHkdfSha256MaxOutputBytes,
+               " bytes"));
   }
 
   // T(0) is empty; T(i) = HMAC(PRK, T(i-1) | info | i) for i = 1..N, and the
@@ -137,8 +137,7 @@ absl::Status HkdfSha256::Expand(std::span<const uint8_t> info,
   uint8_t counter = 1;
   size_t written = 0;
   while (written < out.size()) {
-    FinishHmacSha256(*prk_state_, previous, info, {&counter, 1},
-                     block.data());
+    FinishHmacSha256(*prk_state_, previous, info, {&counter, 1}, block.data());
     const size_t take = std::min(block.size(), out.size() - written);
     std::memcpy(out.data() + written, block.data(), take);
     written += take;
@@ -149,14 +148,15 @@ absl::Status HkdfSha256::Expand(std::span<const uint8_t> info,
   return absl::OkStatus();
 }
 
-absl::StatusOr<SecretBytes> HkdfSha256WithEvpKdf(
-    std::span<const uint8_t> ikm, std::span<const uint8_t> salt,
-    std::span<const uint8_t> info, size_t length_bytes) {
+absl::StatusOr<SecretBytes> HkdfSha256WithEvpKdf(std::span<const uint8_t> ikm,
+                                                 std::span<const uint8_t> salt,
+                                                 std::span<const uint8_t> info,
+                                                 size_t length_bytes) {
   if (length_bytes == 0 || length_bytes > kHkdfSha256MaxOutputBytes) {
     return absl::InvalidArgumentError(
         StrCat("HKDF-SHA256 output length ", length_bytes,
-                     " is out of range; request 1 to ",
-                     kHkdfSha256MaxOutputBytes, " bytes"));
+               " is out of range; request 1 to ", kHkdfSha256MaxOutputBytes,
+               " bytes"));
   }
 
   EVP_KDF* kdf = EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr);
@@ -199,8 +199,7 @@ absl::StatusOr<SecretBytes> HkdfSha256WithEvpKdf(
   if (EVP_KDF_derive(ctx, out.Reveal().data(), out.size(), params.data()) !=
       1) {
     return absl::InternalError(
-        StrCat("EVP_KDF_derive (HKDF-SHA256) failed: ",
-                     OpenSslErrorText()));
+        StrCat("EVP_KDF_derive (HKDF-SHA256) failed: ", OpenSslErrorText()));
   }
   return out;
 }

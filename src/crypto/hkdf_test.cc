@@ -41,9 +41,8 @@ std::string Expand(const std::vector<uint8_t>& ikm,
 TEST(HkdfSha256, RejectsEmptyOutput) {
   auto hkdf = HkdfSha256::Create(Range(0, 16), Range(0, 16));
   ASSERT_THAT(hkdf, IsOk());
-  EXPECT_THAT(hkdf->Expand({}, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("output length 0")));
+  EXPECT_THAT(hkdf->Expand({}, {}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("output length 0")));
 }
 
 TEST(HkdfSha256, RejectsOutputAboveMaximum) {
@@ -51,8 +50,7 @@ TEST(HkdfSha256, RejectsOutputAboveMaximum) {
   ASSERT_THAT(hkdf, IsOk());
   SecretBytes out(kHkdfSha256MaxOutputBytes + 1);
   EXPECT_THAT(hkdf->Expand({}, out.Reveal()),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("8161")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("8161")));
   for (const uint8_t byte : out.Reveal()) {
     ASSERT_EQ(byte, 0) << "output must be left untouched on error";
   }
@@ -75,18 +73,18 @@ TEST(HkdfSha256, MatchesRfc5869Case1) {
 }
 
 TEST(HkdfSha256, MatchesRfc5869Case2) {
-  EXPECT_EQ(Expand(Range(0x00, 0x50), Range(0x60, 0xb0), Range(0xb0, 0x100),
-                   82),
-            "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c"
-            "59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71"
-            "cc30c58179ec3e87c14c01d5c1f3434f1d87");
+  EXPECT_EQ(
+      Expand(Range(0x00, 0x50), Range(0x60, 0xb0), Range(0xb0, 0x100), 82),
+      "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c"
+      "59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71"
+      "cc30c58179ec3e87c14c01d5c1f3434f1d87");
 }
 
 TEST(HkdfSha256, MatchesRfc5869Case3EmptySaltAndInfo) {
-  EXPECT_EQ(Expand(Hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), {}, {},
-                   42),
-            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
-            "9d201395faa4b61a96c8");
+  EXPECT_EQ(
+      Expand(Hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), {}, {}, 42),
+      "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
+      "9d201395faa4b61a96c8");
 }
 
 TEST(HkdfSha256, MaximumLengthMatchesEvpKdf) {

@@ -13,10 +13,10 @@ static_assert(kMaxDekLengthBytes == internal::kHkdfSha256MaxOutputBytes);
 absl::StatusOr<std::unique_ptr<ClusterKms>> ClusterKms::Create(
     const SecretBytes& master_secret, const SecretBytes& salt) {
   if (master_secret.size() < kMinMasterSecretBytes) {
-    return absl::InvalidArgumentError(StrCat(
-        "master secret is ", master_secret.size(),
-        " bytes long; it must be at least ", kMinMasterSecretBytes,
-        " bytes (generate one with `dekms secret generate`)"));
+    return absl::InvalidArgumentError(
+        StrCat("master secret is ", master_secret.size(),
+               " bytes long; it must be at least ", kMinMasterSecretBytes,
+               " bytes (generate one with `dekms secret generate`)"));
   }
   if (salt.empty()) {
     return absl::InvalidArgumentError(
@@ -26,8 +26,8 @@ absl::StatusOr<std::unique_ptr<ClusterKms>> ClusterKms::Create(
   DEKMS_ASSIGN_OR_RETURN(
       internal::HkdfSha256 hkdf,
       internal::HkdfSha256::Create(master_secret.Reveal(), salt.Reveal()));
-  return std::unique_ptr<ClusterKms>(new ClusterKms(
-      std::make_unique<internal::HkdfSha256>(std::move(hkdf))));
+  return std::unique_ptr<ClusterKms>(
+      new ClusterKms(std::make_unique<internal::HkdfSha256>(std::move(hkdf))));
 }
 
 ClusterKms::ClusterKms(std::unique_ptr<internal::HkdfSha256> hkdf)

@@ -35,7 +35,8 @@ std::string DekHex(ClusterKms& kms, std::string_view id, size_t length) {
   auto dek = kms.GetDek(id, length);
   EXPECT_THAT(dek, IsOk());
   if (!dek.ok()) return "";
-  return std::string(internal::RevealAsText(internal::EncodeHex(dek->Reveal())));
+  return std::string(
+      internal::RevealAsText(internal::EncodeHex(dek->Reveal())));
 }
 
 TEST(ClusterKms, RejectsShortMasterSecret) {
@@ -55,9 +56,9 @@ TEST(ClusterKms, AcceptsMinimumMasterSecret) {
 }
 
 TEST(ClusterKms, RejectsZeroLength) {
-  EXPECT_THAT(NewKms()->GetDek("disk", 0),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("length 0")));
+  EXPECT_THAT(
+      NewKms()->GetDek("disk", 0),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("length 0")));
 }
 
 TEST(ClusterKms, RejectsLengthAboveMaximum) {

@@ -1,9 +1,9 @@
-#include "src/base/str_cat.h"
 #include "src/server/key_server.h"
 
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/match.h"
+#include "src/base/str_cat.h"
 
 namespace dekms::internal {
 

@@ -1,4 +1,3 @@
-#include "src/base/str_cat.h"
 #include "src/server/key_service.h"
 
 #include <spdlog/spdlog.h>
@@ -8,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "src/base/quote.h"
+#include "src/base/str_cat.h"
 
 namespace dekms::internal {
 absl::Status ValidateDataKeyRequest(std::string_view data_key_id,
@@ -17,18 +17,18 @@ absl::Status ValidateDataKeyRequest(std::string_view data_key_id,
         "length is 0; request a DEK of 1 to ", kMaxDekLengthBytes, " bytes"));
   }
   if (length_bytes > kMaxDekLengthBytes) {
-    return absl::InvalidArgumentError(
-        StrCat("length ", length_bytes, " is too large; request 1 to ",
-                     kMaxDekLengthBytes, " bytes"));
+    return absl::InvalidArgumentError(StrCat("length ", length_bytes,
+                                             " is too large; request 1 to ",
+                                             kMaxDekLengthBytes, " bytes"));
   }
   if (data_key_id.empty()) {
     return absl::InvalidArgumentError(
         "data_key_id is empty; pass the ID of the DEK to get");
   }
   if (data_key_id.size() > kMaxDataKeyIdBytes) {
-    return absl::InvalidArgumentError(StrCat(
-        "data_key_id is ", data_key_id.size(), " bytes long; the maximum is ",
-        kMaxDataKeyIdBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        StrCat("data_key_id is ", data_key_id.size(),
+               " bytes long; the maximum is ", kMaxDataKeyIdBytes, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -66,8 +66,7 @@ grpc::Status KeyService::GetDataKey(grpc::ServerContext* context,
   absl::Status status =
       ValidateDataKeyRequest(request->data_key_id(), request->length());
   if (status.ok()) {
-    const std::string dek_id =
-        StrCat(kDataKeyIdPrefix, request->data_key_id());
+    const std::string dek_id = StrCat(kDataKeyIdPrefix, request->data_key_id());
     absl::StatusOr<SecretBytes> dek =
         key_manager_->GetDek(dek_id, request->length());
     if (dek.ok()) {
@@ -85,9 +84,10 @@ grpc::Status KeyService::GetDataKey(grpc::ServerContext* context,
       std::chrono::steady_clock::now() - start);
   const std::string id = Quote(request->data_key_id());
   if (status.ok()) {
-    spdlog::info("GetDataKey data_key_id={} length={} status=OK latency_us={} "
-                 "peer={}",
-                 id, request->length(), latency.count(), context->peer());
+    spdlog::info(
+        "GetDataKey data_key_id={} length={} status=OK latency_us={} "
+        "peer={}",
+        id, request->length(), latency.count(), context->peer());
   } else if (status.code() == absl::StatusCode::kInvalidArgument ||
              status.code() == absl::StatusCode::kNotFound ||
              status.code() == absl::StatusCode::kFailedPrecondition) {

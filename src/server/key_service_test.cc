@@ -2,7 +2,6 @@
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-
 #include <unistd.h>
 
 #include <condition_variable>
@@ -33,7 +32,8 @@ SecretBytes Range(int first, int end) {
 // A KeyManager that fails every call with a fixed status.
 class FailingKeyManager final : public KeyManager {
  public:
-  explicit FailingKeyManager(absl::Status status) : status_(std::move(status)) {}
+  explicit FailingKeyManager(absl::Status status)
+      : status_(std::move(status)) {}
   absl::StatusOr<SecretBytes> GetDek(std::string_view, size_t) override {
     return status_;
   }
@@ -254,9 +254,8 @@ TEST(KeyServer, BadAddressIsUnavailable) {
 TEST(KeyServer, ListensOnUnixSocket) {
   auto kms = ClusterKms::Create(Range(0, 32), Range(32, 64));
   ASSERT_THAT(kms, IsOk());
-  const std::string address =
-      "unix:" + ::testing::TempDir() + "/dekms-test-" +
-      std::to_string(getpid()) + ".sock";
+  const std::string address = "unix:" + ::testing::TempDir() + "/dekms-test-" +
+                              std::to_string(getpid()) + ".sock";
   auto server = KeyServer::Start(std::move(kms).value(), address);
   ASSERT_THAT(server, IsOk());
   EXPECT_EQ((*server)->address(), address);

@@ -16,9 +16,9 @@ class MemoryStore final : public Store {
     absl::MutexLock lock(&mu_);
     auto it = blobs_.find(absl::string_view(id.data(), id.size()));
     if (it == blobs_.end()) {
-      return absl::NotFoundError(
-          StrCat("no blob stored for DEK ID ", internal::Quote(id),
-                       " in storage://memory"));
+      return absl::NotFoundError(StrCat("no blob stored for DEK ID ",
+                                        internal::Quote(id),
+                                        " in storage://memory"));
     }
     return it->second;
   }
@@ -30,7 +30,7 @@ class MemoryStore final : public Store {
     if (!inserted) {
       return absl::AlreadyExistsError(
           StrCat("a blob is already stored for DEK ID ", internal::Quote(id),
-                       " in storage://memory; it was left unchanged"));
+                 " in storage://memory; it was left unchanged"));
     }
     return absl::OkStatus();
   }

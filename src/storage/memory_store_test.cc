@@ -65,7 +65,9 @@ TEST(MemoryStore, ConcurrentCreatesHaveOneWinner) {
   EXPECT_THAT(store->Get("shared"), IsOk());
 }
 
-TEST(MemoryStore, KindIsMemory) { EXPECT_EQ(NewMemoryStore()->Kind(), "memory"); }
+TEST(MemoryStore, KindIsMemory) {
+  EXPECT_EQ(NewMemoryStore()->Kind(), "memory");
+}
 
 }  // namespace
 }  // namespace dekms

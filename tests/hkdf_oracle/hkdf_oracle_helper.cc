@@ -25,8 +25,8 @@ dekms::SecretBytes FromHex(const std::string& field) {
 }
 
 std::string ToHex(const dekms::SecretBytes& bytes) {
-  return std::string(
-      dekms::internal::RevealAsText(dekms::internal::EncodeHex(bytes.Reveal())));
+  return std::string(dekms::internal::RevealAsText(
+      dekms::internal::EncodeHex(bytes.Reveal())));
 }
 
 }  // namespace
@@ -45,7 +45,8 @@ int main() {
     const dekms::SecretBytes salt = FromHex(salt_hex);
     const dekms::SecretBytes info = FromHex(info_hex);
 
-    auto hkdf = dekms::internal::HkdfSha256::Create(ikm.Reveal(), salt.Reveal());
+    auto hkdf =
+        dekms::internal::HkdfSha256::Create(ikm.Reveal(), salt.Reveal());
     dekms::SecretBytes out(length);
     if (!hkdf.ok() || !hkdf->Expand(info.Reveal(), out.Reveal()).ok()) {
       std::cerr << "HKDF failed\n";

@@ -50,9 +50,9 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
     const ProcessResult result = Dekms(args);
     EXPECT_EQ(result.exit_code, 2) << ::testing::PrintToString(args);
     EXPECT_THAT(result.stderr_text, StartsWith("dekms: "));
-    EXPECT_EQ(std::count(result.stderr_text.begin(), result.stderr_text.end(),
-                         '\n'),
-              1)
+    EXPECT_EQ(
+        std::count(result.stderr_text.begin(), result.stderr_text.end(), '\n'),
+        1)
         << result.stderr_text;
   }
 }
@@ -110,8 +110,7 @@ TEST_F(CliTest, PrintedUriDerivesSameKeysAsFile) {
 
   const ProcessResult from_file = Dekms({"get", "x", "--secret-file", path});
   const ProcessResult from_uri = Dekms({"get", "x", "--kms-uri", uri});
-  const ProcessResult from_env =
-      Dekms({"get", "x"}, {"DEKMS_KMS_URI=" + uri});
+  const ProcessResult from_env = Dekms({"get", "x"}, {"DEKMS_KMS_URI=" + uri});
   ASSERT_EQ(from_file.exit_code, 0) << from_file.stderr_text;
   EXPECT_EQ(from_uri.stdout_text, from_file.stdout_text);
   EXPECT_EQ(from_env.stdout_text, from_file.stdout_text);
@@ -121,14 +120,14 @@ TEST_F(CliTest, OutputFormats) {
   const ProcessResult hex = Dekms({"get", "disk-1", "--kms-uri", kClusterUri});
   EXPECT_EQ(hex.stdout_text, std::string(kDisk1Hex) + "\n");
 
-  const ProcessResult raw = Dekms(
-      {"get", "disk-1", "--kms-uri", kClusterUri, "--format", "raw"});
+  const ProcessResult raw =
+      Dekms({"get", "disk-1", "--kms-uri", kClusterUri, "--format", "raw"});
   ASSERT_EQ(raw.stdout_text.size(), 32u);
   EXPECT_EQ(static_cast<unsigned char>(raw.stdout_text[0]), 0x42);
   EXPECT_EQ(static_cast<unsigned char>(raw.stdout_text[31]), 0xa3);
 
-  const ProcessResult base64 = Dekms(
-      {"get", "disk-1", "--kms-uri", kClusterUri, "--format", "base64"});
+  const ProcessResult base64 =
+      Dekms({"get", "disk-1", "--kms-uri", kClusterUri, "--format", "base64"});
   EXPECT_EQ(base64.stdout_text,
             "QvWYv28Vp6w659pxCes+l/tHRJlyYa2FUw9umV7SJaM=\n");
 }
@@ -147,8 +146,10 @@ TEST_F(CliTest, RawMasterSecretFilesAsConstellationReadsThem) {
 }
 
 TEST_F(CliTest, IdsAreCaseSensitive) {
-  const ProcessResult lower = Dekms({"get", "disk-1", "--kms-uri", kClusterUri});
-  const ProcessResult upper = Dekms({"get", "Disk-1", "--kms-uri", kClusterUri});
+  const ProcessResult lower =
+      Dekms({"get", "disk-1", "--kms-uri", kClusterUri});
+  const ProcessResult upper =
+      Dekms({"get", "Disk-1", "--kms-uri", kClusterUri});
   EXPECT_NE(lower.stdout_text, upper.stdout_text);
 }
 

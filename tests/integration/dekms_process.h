@@ -38,10 +38,9 @@ class TempDirTest : public ::testing::Test {
 
   // Starts `dekms serve` on a free loopback port with `args` and returns
   // the process once it logs its address, stored in `address`.
-  std::unique_ptr<Subprocess> StartServer(std::vector<std::string> args,
-                                          std::string* address,
-                                          const std::vector<std::string>& env =
-                                              {}) {
+  std::unique_ptr<Subprocess> StartServer(
+      std::vector<std::string> args, std::string* address,
+      const std::vector<std::string>& env = {}) {
     args.insert(args.begin(), {kDekmsPath, "serve", "--listen", "127.0.0.1:0"});
     auto process = Subprocess::Start(args, env);
     EXPECT_TRUE(process.ok()) << process.status();

@@ -1,9 +1,8 @@
 // `dekms serve` as a process on a loopback port, called with `dekms get` and
 // with a gRPC client.
 
-#include <signal.h>
-
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <fstream>
 #include <string>
@@ -46,8 +45,9 @@ TEST_F(KeyServiceIntegrationTest, GetFromServerEqualsLocalDerivation) {
 
   // Known answer: master secret 00..1f, salt 20..3f, ID "key-disk-1".
   const ProcessResult known = Dekms({"get", "disk-1", "--server", address});
-  EXPECT_EQ(known.stdout_text,
-            "42f598bf6f15a7ac3ae7da7109eb3e97fb4744997261ad85530f6e995ed225a3\n");
+  EXPECT_EQ(
+      known.stdout_text,
+      "42f598bf6f15a7ac3ae7da7109eb3e97fb4744997261ad85530f6e995ed225a3\n");
 }
 
 TEST_F(KeyServiceIntegrationTest, InvalidRequestsFailWithClearErrors) {
@@ -75,8 +75,9 @@ TEST_F(KeyServiceIntegrationTest, InvalidRequestsFailWithClearErrors) {
   ASSERT_TRUE(exit_code.ok());
   EXPECT_EQ(*exit_code, 0);
   // One log line per request, with the status code.
-  EXPECT_THAT(server->stderr_text(),
-              HasSubstr("data_key_id=\"disk\" length=0 status=INVALID_ARGUMENT"));
+  EXPECT_THAT(
+      server->stderr_text(),
+      HasSubstr("data_key_id=\"disk\" length=0 status=INVALID_ARGUMENT"));
 }
 
 TEST_F(KeyServiceIntegrationTest, SigtermAndSigintStopWithExitZero) {
@@ -104,7 +105,8 @@ TEST_F(KeyServiceIntegrationTest, DefaultStateDirectoryPersistsSecret) {
     ASSERT_EQ(got.exit_code, 0) << got.stderr_text;
     if (run == 0) {
       first_output = got.stdout_text;
-      EXPECT_THAT(server->stderr_text(), HasSubstr("created a new master secret"));
+      EXPECT_THAT(server->stderr_text(),
+                  HasSubstr("created a new master secret"));
     } else {
       EXPECT_EQ(got.stdout_text, first_output);
       EXPECT_THAT(server->stderr_text(),
@@ -140,27 +142,27 @@ TEST_F(KeyServiceIntegrationTest, CoreDumpsAreDisabled) {
   while (std::getline(limits, line)) {
     if (line.rfind("Max core file size", 0) == 0) {
       found = true;
-      EXPECT_THAT(line, ::testing::MatchesRegex(
-                            "Max core file size +0 +0 +bytes *"));
+      EXPECT_THAT(line,
+                  ::testing::MatchesRegex("Max core file size +0 +0 +bytes *"));
     }
   }
   EXPECT_TRUE(found);
 }
 
 TEST_F(KeyServiceIntegrationTest, BadStartupConfigExitsOne) {
-  const ProcessResult short_salt = Dekms(
-      {"serve", "--listen", "127.0.0.1:0", "--master-secret",
-       dir_ + "/master", "--salt", dir_ + "/salt"});
+  const ProcessResult short_salt =
+      Dekms({"serve", "--listen", "127.0.0.1:0", "--master-secret",
+             dir_ + "/master", "--salt", dir_ + "/salt"});
   EXPECT_EQ(short_salt.exit_code, 1);
   EXPECT_THAT(short_salt.stderr_text, HasSubstr("cannot open"));
 
   std::ofstream(dir_ + "/master") << std::string(32, 'm');
   std::ofstream(dir_ + "/salt") << std::string(8, 's');
-  const ProcessResult result = Dekms(
-      {"serve", "--listen", "127.0.0.1:0", "--master-secret",
-       dir_ + "/master", "--salt", dir_ + "/salt"});
+  const ProcessResult result =
+      Dekms({"serve", "--listen", "127.0.0.1:0", "--master-secret",
+             dir_ + "/master", "--salt", dir_ + "/salt"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_THAT(result.stderr_text, HasSubstr("holds 8 bytes; at least 32"));
+  EXPECT_THAT(result.stderr_text, HasSubstr("is 8 bytes long; at least 32"));
 
   const ProcessResult unimplemented =
       Dekms({"serve", "--listen", "127.0.0.1:0", "--kms-uri",

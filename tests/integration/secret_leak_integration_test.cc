@@ -65,9 +65,7 @@ class SecretLeakTest : public TempDirTest {
         << Encoded(salt_, 1) << "\"}";
   }
 
-  void Record(const ProcessResult& result) {
-    logs_ += result.stderr_text;
-  }
+  void Record(const ProcessResult& result) { logs_ += result.stderr_text; }
 
   // Every DEK seen on stdout is remembered, so the test can check that no
   // log line repeats one.
@@ -128,8 +126,8 @@ TEST_F(SecretLeakTest, NoSecretInLogsOrErrors) {
                 "kms://cluster-kms?key=" + Encoded(master_.substr(0, 8), 2) +
                     "&salt=" + Encoded(salt_, 2)}));
   Record(Dekms({"get", "x", "--kms-uri",
-                "kms://cluster-kms?key=" + Encoded(master_, 1) + "&salt=" +
-                    Encoded(salt_, 1)}));
+                "kms://cluster-kms?key=" + Encoded(master_, 1) +
+                    "&salt=" + Encoded(salt_, 1)}));
   Record(Dekms({"serve", "--listen", "127.0.0.1:0", "--kms-uri",
                 kms_uri_ + "&salt=again"}));
 

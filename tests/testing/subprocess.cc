@@ -1,4 +1,3 @@
-#include "src/base/str_cat.h"
 #include "tests/testing/subprocess.h"
 
 #include <fcntl.h>
@@ -9,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "src/base/str_cat.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -66,12 +66,10 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
 }
 
 Subprocess::Subprocess(pid_t pid, int stdout_fd, int stderr_fd) : pid_(pid) {
-  stdout_reader_ = std::thread([this, stdout_fd] {
-    ReadPipe(stdout_fd, &stdout_);
-  });
-  stderr_reader_ = std::thread([this, stderr_fd] {
-    ReadPipe(stderr_fd, &stderr_);
-  });
+  stdout_reader_ =
+      std::thread([this, stdout_fd] { ReadPipe(stdout_fd, &stdout_); });
+  stderr_reader_ =
+      std::thread([this, stderr_fd] { ReadPipe(stderr_fd, &stderr_); });
 }
 
 Subprocess::~Subprocess() {
@@ -129,15 +127,14 @@ absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
       waitpid(pid_, &status, 0);
       reaped_ = true;
       exit_code_ = 128 + SIGKILL;
-      return absl::DeadlineExceededError(StrCat(
-          "process ", pid_, " did not exit within ",
-          absl::FormatDuration(timeout), "; it was killed"));
+      return absl::DeadlineExceededError(
+          StrCat("process ", pid_, " did not exit within ",
+                 absl::FormatDuration(timeout), "; it was killed"));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
   reaped_ = true;
-  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                 : 128 + WTERMSIG(status);
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (stdout_reader_.joinable()) stdout_reader_.join();
   if (stderr_reader_.joinable()) stderr_reader_.join();
   return exit_code_;
