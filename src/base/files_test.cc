@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "src/crypto/encoding.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dekms::internal {
 namespace {
@@ -21,17 +22,8 @@ using ::dekms::testing::IsOk;
 using ::dekms::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class FilesTest : public ::testing::Test {
+class FilesTest : public ::dekms::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/dekms-files-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    ASSERT_EQ(std::system(("rm -rf '" + dir_ + "'").c_str()), 0);
-  }
-
   std::vector<std::string> ListDir() {
     std::vector<std::string> names;
     for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
@@ -43,8 +35,6 @@ class FilesTest : public ::testing::Test {
   static std::span<const uint8_t> Bytes(std::string_view text) {
     return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
   }
-
-  std::string dir_;
 };
 
 TEST_F(FilesTest, ReadMissingFileIsNotFound) {

@@ -27,12 +27,15 @@
   DEKMS_ASSIGN_OR_RETURN_IMPL_(            \
       DEKMS_STATUS_MACROS_CONCAT_(dekms_statusor_, __COUNTER__), lhs, rexpr)
 
+// `lhs` stays unparenthesised because it may be a declaration.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define DEKMS_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                 \
   if (!statusor.ok()) {                                    \
     return std::move(statusor).status();                   \
   }                                                        \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define DEKMS_STATUS_MACROS_CONCAT_INNER_(a, b) a##b
 #define DEKMS_STATUS_MACROS_CONCAT_(a, b) \

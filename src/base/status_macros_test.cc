@@ -12,7 +12,7 @@ using ::dekms::testing::IsOk;
 using ::dekms::testing::IsOkAndHolds;
 using ::dekms::testing::StatusIs;
 
-absl::Status ReturnIfError(absl::Status status, bool* reached_end) {
+absl::Status ReturnIfError(const absl::Status& status, bool* reached_end) {
   DEKMS_RETURN_IF_ERROR(status);
   *reached_end = true;
   return absl::OkStatus();

@@ -20,7 +20,7 @@ namespace {
 // Constellation's key service reads the salt as raw bytes and requires at
 // least this many.
 constexpr size_t kMinRawSaltBytes = 32;
-constexpr size_t kMaxRawSecretFileBytes = 64 * 1024;
+constexpr size_t kMaxRawSecretFileBytes = size_t{64} * 1024;
 constexpr std::string_view kStateSecretName = "master-secret.json";
 
 absl::StatusOr<ResolvedBackend> FromRawFiles(const BackendOptions& options) {

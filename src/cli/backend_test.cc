@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "src/cli/commands.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dekms::internal {
 namespace {
@@ -15,24 +16,7 @@ using ::dekms::testing::IsOk;
 using ::dekms::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class BackendTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/dekms-backend-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    ASSERT_EQ(std::system(("rm -rf '" + dir_ + "'").c_str()), 0);
-  }
-  std::string Write(const std::string& name, const std::string& contents) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path, std::ios::binary) << contents;
-    return path;
-  }
-
-  std::string dir_;
-};
+class BackendTest : public ::dekms::testing::TempDirTest {};
 
 TEST_F(BackendTest, NoSourceIsInvalidArgument) {
   EXPECT_THAT(ResolveBackend(BackendOptions{}),
@@ -42,7 +26,7 @@ TEST_F(BackendTest, NoSourceIsInvalidArgument) {
 
 TEST_F(BackendTest, MasterSecretNeedsSalt) {
   BackendOptions options;
-  options.master_secret_path = Write("master", std::string(32, 'm'));
+  options.master_secret_path = WriteFile("master", std::string(32, 'm'));
   EXPECT_THAT(
       ResolveBackend(options),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("go together")));
@@ -50,8 +34,8 @@ TEST_F(BackendTest, MasterSecretNeedsSalt) {
 
 TEST_F(BackendTest, RejectsShortRawMasterSecret) {
   BackendOptions options;
-  options.master_secret_path = Write("master", std::string(15, 'm'));
-  options.salt_path = Write("salt", std::string(32, 's'));
+  options.master_secret_path = WriteFile("master", std::string(15, 'm'));
+  options.salt_path = WriteFile("salt", std::string(32, 's'));
   EXPECT_THAT(ResolveBackend(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("is 15 bytes long; at least 16")));
@@ -59,8 +43,8 @@ TEST_F(BackendTest, RejectsShortRawMasterSecret) {
 
 TEST_F(BackendTest, RejectsShortRawSalt) {
   BackendOptions options;
-  options.master_secret_path = Write("master", std::string(16, 'm'));
-  options.salt_path = Write("salt", std::string(31, 's'));
+  options.master_secret_path = WriteFile("master", std::string(16, 'm'));
+  options.salt_path = WriteFile("salt", std::string(31, 's'));
   EXPECT_THAT(ResolveBackend(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("is 31 bytes long; at least 32")));
@@ -68,8 +52,8 @@ TEST_F(BackendTest, RejectsShortRawSalt) {
 
 TEST_F(BackendTest, ReadsRawFiles) {
   BackendOptions options;
-  options.master_secret_path = Write("master", std::string(16, '\0'));
-  options.salt_path = Write("salt", std::string(32, '\xff'));
+  options.master_secret_path = WriteFile("master", std::string(16, '\0'));
+  options.salt_path = WriteFile("salt", std::string(32, '\xff'));
   auto backend = ResolveBackend(options);
   ASSERT_THAT(backend, IsOk());
   const auto& config = std::get<ClusterKmsConfig>(backend->kms);
@@ -113,19 +97,21 @@ TEST_F(BackendTest, StateSecretIsCreatedOnceAndReused) {
 TEST_F(BackendTest, CorruptStateSecretIsAnErrorNotReplaced) {
   const std::string state_dir = dir_ + "/state";
   ASSERT_EQ(mkdir(state_dir.c_str(), 0700), 0);
-  Write("state/master-secret.json", "{\"key\": \"AAAA\"");
+  WriteFile("state/master-secret.json", "{\"key\": \"AAAA\"");
   bool created = false;
   EXPECT_THAT(LoadOrCreateStateSecret(state_dir, &created),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_FALSE(created);
 }
 
+// NOLINTBEGIN(concurrency-mt-unsafe): no other thread reads the environment.
 TEST(DefaultStateDirectory, UsesEnvironment) {
   ASSERT_EQ(setenv("DEKMS_STATE_DIR", "/tmp/somewhere", 1), 0);
   EXPECT_EQ(DefaultStateDirectory(), "/tmp/somewhere");
   ASSERT_EQ(unsetenv("DEKMS_STATE_DIR"), 0);
   EXPECT_EQ(DefaultStateDirectory(), "./dekms-state");
 }
+// NOLINTEND(concurrency-mt-unsafe)
 
 }  // namespace
 }  // namespace dekms::internal

@@ -14,7 +14,7 @@ namespace {
 
 // A master secret file is a few hundred bytes; anything much larger is the
 // wrong file.
-constexpr size_t kMaxMasterSecretFileBytes = 64 * 1024;
+constexpr size_t kMaxMasterSecretFileBytes = size_t{64} * 1024;
 
 absl::StatusOr<SecretBytes> TakeBase64Field(nlohmann::json& json,
                                             std::string_view field,

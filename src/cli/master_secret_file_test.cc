@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "src/crypto/encoding.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dekms::internal {
 namespace {
@@ -18,27 +19,11 @@ using ::dekms::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class MasterSecretFileTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/dekms-secret-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    ASSERT_EQ(std::system(("rm -rf '" + dir_ + "'").c_str()), 0);
-  }
-  std::string Write(const std::string& name, const std::string& contents) {
-    const std::string path = dir_ + "/" + name;
-    std::ofstream(path) << contents;
-    return path;
-  }
-
-  std::string dir_;
-};
+class MasterSecretFileTest : public ::dekms::testing::TempDirTest {};
 
 TEST_F(MasterSecretFileTest, RejectsInvalidJsonWithoutEchoingIt) {
-  const std::string path = Write("bad.json", "{\"key\": \"SECRETSECRET\" oops");
+  const std::string path =
+      WriteFile("bad.json", "{\"key\": \"SECRETSECRET\" oops");
   auto secret = ReadMasterSecretFile(path);
   EXPECT_THAT(secret, StatusIs(absl::StatusCode::kInvalidArgument,
                                HasSubstr("invalid JSON near byte")));
@@ -46,14 +31,14 @@ TEST_F(MasterSecretFileTest, RejectsInvalidJsonWithoutEchoingIt) {
 }
 
 TEST_F(MasterSecretFileTest, RejectsMissingField) {
-  const std::string path = Write("nosalt.json", "{\"key\": \"AAAA\"}");
+  const std::string path = WriteFile("nosalt.json", "{\"key\": \"AAAA\"}");
   EXPECT_THAT(ReadMasterSecretFile(path),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("no string field \"salt\"")));
 }
 
 TEST_F(MasterSecretFileTest, RejectsNonObject) {
-  const std::string path = Write("array.json", "[1, 2]");
+  const std::string path = WriteFile("array.json", "[1, 2]");
   EXPECT_THAT(ReadMasterSecretFile(path),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("expected a JSON object")));
@@ -61,7 +46,7 @@ TEST_F(MasterSecretFileTest, RejectsNonObject) {
 
 TEST_F(MasterSecretFileTest, RejectsUrlSafeBase64) {
   const std::string path =
-      Write("url.json", "{\"key\": \"-_-_\", \"salt\": \"AAAA\"}");
+      WriteFile("url.json", "{\"key\": \"-_-_\", \"salt\": \"AAAA\"}");
   EXPECT_THAT(
       ReadMasterSecretFile(path),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field \"key\"")));
@@ -76,9 +61,9 @@ TEST_F(MasterSecretFileTest, ReadsConstellationFile) {
   // The layout Constellation's CLI writes: Go's encoding/json with standard
   // base64 for []byte fields.
   const std::string path =
-      Write("constellation-mastersecret.json",
-            "{\"key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\","
-            "\"salt\":\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"}");
+      WriteFile("constellation-mastersecret.json",
+                "{\"key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\","
+                "\"salt\":\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"}");
   auto secret = ReadMasterSecretFile(path);
   ASSERT_THAT(secret, IsOk());
   ASSERT_EQ(secret->master_secret.size(), 32u);

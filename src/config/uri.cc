@@ -163,9 +163,10 @@ absl::Status CheckParams(const ParsedUri& parsed, std::string_view label,
     // clang 14 cannot capture a structured binding, hence the copy of the
     // reference.
     const std::string& param_name = name;
-    const bool known = std::any_of(
-        specs.begin(), specs.end(),
-        [&param_name](const ParamSpec& spec) { return spec.name == param_name; });
+    const bool known = std::any_of(specs.begin(), specs.end(),
+                                   [&param_name](const ParamSpec& spec) {
+                                     return spec.name == param_name;
+                                   });
     if (!known) {
       return absl::InvalidArgumentError(
           StrCat("unknown parameter ", DescribeName(name), " in ", label,

@@ -221,6 +221,8 @@ TEST(EncodeUri, TrickySecretsRoundTrip) {
 }
 
 TEST(EncodeUri, EveryFormRoundTrips) {
+  // Long URIs are split across adjacent literals on purpose.
+  // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
   const std::string kms_uris[] = {
       "kms://cluster-kms?key=AAECAwQFBgcICQoLDA0ODw%3D%3D&salt=ICEi",
       "kms://aws?region=r&keyName=k",
@@ -241,6 +243,7 @@ TEST(EncodeUri, EveryFormRoundTrips) {
     EXPECT_EQ(Text(EncodeKmsUri(*again)), encoded);
     EXPECT_EQ(parsed->index(), again->index());
   }
+  // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
   const std::string storage_uris[] = {
       "storage://no-store",
       "storage://memory",

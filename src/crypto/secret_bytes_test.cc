@@ -84,8 +84,10 @@ TEST(SecretBytes, MoveHandsOverWithoutCopy) {
   const uint8_t* bytes = source.Reveal().data();
   SecretBytes target = std::move(source);
   EXPECT_EQ(target.Reveal().data(), bytes);
-  EXPECT_TRUE(source.empty());           // NOLINT(bugprone-use-after-move)
-  EXPECT_TRUE(source.Reveal().empty());  // NOLINT(bugprone-use-after-move)
+  // NOLINTNEXTLINE(bugprone-use-after-move,clang-analyzer-cplusplus.Move)
+  EXPECT_TRUE(source.empty());
+  // NOLINTNEXTLINE(bugprone-use-after-move,clang-analyzer-cplusplus.Move)
+  EXPECT_TRUE(source.Reveal().empty());
   Watch(target);
   target = SecretBytes();
   EXPECT_TRUE(g_watched_was_zero);

@@ -50,6 +50,7 @@ TEST(MemoryStore, ConcurrentCreatesHaveOneWinner) {
   auto store = NewMemoryStore();
   std::atomic<int> winners{0};
   std::vector<std::thread> threads;
+  threads.reserve(16);
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&store, &winners, t] {
       const absl::Status status = store->Create("shared", std::to_string(t));

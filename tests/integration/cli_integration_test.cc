@@ -20,7 +20,7 @@ constexpr char kClusterUri[] =
 constexpr char kDisk1Hex[] =
     "42f598bf6f15a7ac3ae7da7109eb3e97fb4744997261ad85530f6e995ed225a3";
 
-class CliTest : public TempDirTest {};
+class CliTest : public DekmsProcessTest {};
 
 TEST_F(CliTest, HelpOnEveryCommandExitsZero) {
   for (const std::vector<std::string>& args :

@@ -9,24 +9,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dekms::testing {
 
 // Path of the dekms binary under test, set by CMake.
 inline const std::string kDekmsPath = DEKMS_CLI_PATH;
 
-// A fresh temporary directory per test, removed afterwards.
-class TempDirTest : public ::testing::Test {
+// Runs the dekms binary inside a fresh temporary directory per test.
+class DekmsProcessTest : public TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "/dekms-it-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    ASSERT_EQ(std::system(("rm -rf '" + dir_ + "'").c_str()), 0);
-  }
-
   // Runs `dekms args...` to completion.
   ProcessResult Dekms(std::vector<std::string> args,
                       const std::vector<std::string>& env = {}) {
@@ -56,8 +48,6 @@ class TempDirTest : public ::testing::Test {
     }
     return std::move(process).value();
   }
-
-  std::string dir_;
 };
 
 }  // namespace dekms::testing

@@ -16,7 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class KeyServiceIntegrationTest : public TempDirTest {
+class KeyServiceIntegrationTest : public DekmsProcessTest {
  protected:
   std::string WriteSecretFile() {
     const std::string path = dir_ + "/secret.json";

@@ -46,10 +46,10 @@ std::vector<std::string> LeakPatterns(const std::string& secret) {
   return patterns;
 }
 
-class SecretLeakTest : public TempDirTest {
+class SecretLeakTest : public DekmsProcessTest {
  protected:
   void SetUp() override {
-    TempDirTest::SetUp();
+    DekmsProcessTest::SetUp();
     // A recognisable master secret and salt, all bytes distinct from the
     // ASCII that logs contain.
     for (int i = 0; i < 32; ++i) {

@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   // Build argv and envp before fork, so the child only calls async-signal-
   // safe functions.
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) {
     args.push_back(const_cast<char*>(arg.c_str()));
   }
@@ -38,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   }
   env_strings.insert(env_strings.end(), env.begin(), env.end());
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (const std::string& entry : env_strings) {
     envp.push_back(const_cast<char*>(entry.c_str()));
   }
