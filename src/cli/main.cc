@@ -135,15 +135,20 @@ int main(int argc, char** argv) {
                   "output encoding: hex, base64 (standard alphabet) or raw")
       ->capture_default_str()
       ->check(CLI::IsMember({"hex", "base64", "raw"}));
-  get->add_option("--server", get_options.server_address,
-                  "address of the key service to ask, unless a backend "
-                  "option is given")
-      ->capture_default_str();
+  CLI::Option* server_option =
+      get->add_option("--server", get_options.server_address,
+                      "address of the key service to ask; without a backend "
+                      "option, get asks the key service")
+          ->capture_default_str();
   get->add_option("--timeout", get_options.timeout_seconds,
                   "seconds to wait for the key service")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   AddBackendOptions(*get, get_options.backend);
+  for (const char* backend_option :
+       {"--kms-uri", "--secret-file", "--master-secret", "--salt"}) {
+    server_option->excludes(get->get_option(backend_option));
+  }
 
   try {
     app.parse(argc, argv);

@@ -43,6 +43,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"get", "disk", "--length", "many"},
       {"get", "disk", "--kms-uri", kClusterUri, "--secret-file", "f"},
       {"get", "disk", "--master-secret", "m"},
+      {"get", "disk", "--server", "127.0.0.1:9000", "--secret-file", "f"},
       {"secret", "generate"},
       {"serve", "--bogus"},
   };
