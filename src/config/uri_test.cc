@@ -222,7 +222,7 @@ TEST(EncodeUri, TrickySecretsRoundTrip) {
 
 TEST(EncodeUri, EveryFormRoundTrips) {
   // Long URIs are split across adjacent literals on purpose.
-  // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
+  // NOLINTBEGIN(bugprone-suspicious-missing-comma)
   const std::string kms_uris[] = {
       "kms://cluster-kms?key=AAECAwQFBgcICQoLDA0ODw%3D%3D&salt=ICEi",
       "kms://aws?region=r&keyName=k",
@@ -243,7 +243,6 @@ TEST(EncodeUri, EveryFormRoundTrips) {
     EXPECT_EQ(Text(EncodeKmsUri(*again)), encoded);
     EXPECT_EQ(parsed->index(), again->index());
   }
-  // NOLINTNEXTLINE(bugprone-suspicious-missing-comma)
   const std::string storage_uris[] = {
       "storage://no-store",
       "storage://memory",
@@ -255,6 +254,7 @@ TEST(EncodeUri, EveryFormRoundTrips) {
       "storage://gcp?projectID=p&bucket=b",
       "storage://gcp?projectID=p&bucket=b&credentialsPath=f",
   };
+  // NOLINTEND(bugprone-suspicious-missing-comma)
   for (const std::string& uri : storage_uris) {
     auto parsed = ParseStorageUri(uri);
     ASSERT_THAT(parsed, IsOk()) << uri;

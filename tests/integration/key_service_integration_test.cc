@@ -19,7 +19,7 @@ using ::testing::HasSubstr;
 class KeyServiceIntegrationTest : public DekmsProcessTest {
  protected:
   std::string WriteSecretFile() {
-    const std::string path = dir_ + "/secret.json";
+    std::string path = dir_ + "/secret.json";
     std::ofstream(path)
         << "{\"key\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\","
            "\"salt\":\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"}";
