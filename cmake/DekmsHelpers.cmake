@@ -18,9 +18,13 @@ function(dekms_apply_flags target)
 endfunction()
 
 # dekms_cc_library(NAME n SRCS ... HDRS ... DEPS ... [TESTONLY])
-# A library without SRCS becomes an INTERFACE (header-only) target.
+# A library without SRCS becomes an INTERFACE (header-only) target. TESTONLY
+# libraries are built only with the tests.
 function(dekms_cc_library)
   cmake_parse_arguments(ARG "TESTONLY" "NAME" "SRCS;HDRS;DEPS" ${ARGN})
+  if(ARG_TESTONLY AND NOT DEKMS_BUILD_TESTS)
+    return()
+  endif()
   set(target dekms_${ARG_NAME})
   if(ARG_SRCS)
     add_library(${target} STATIC ${ARG_SRCS} ${ARG_HDRS})
