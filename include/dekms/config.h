@@ -1,12 +1,14 @@
 #ifndef DEKMS_INCLUDE_DEKMS_CONFIG_H_
 #define DEKMS_INCLUDE_DEKMS_CONFIG_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "dekms/key_manager.h"
 #include "dekms/secret_bytes.h"
 #include "dekms/store.h"
@@ -19,8 +21,10 @@
 //   kms://azure?tenantID=T&clientID=C&clientSecret=S&vaultName=V
 //              &vaultType=vault.azure.net&keyName=K
 //   kms://gcp?projectID=P&location=L&keyRing=R&credentialsPath=F&keyName=K
+//   kms://local?keyFile=PATH               (dekms only)
 //   storage://no-store
 //   storage://memory                       (dekms only)
+//   storage://file?path=DIR                (dekms only)
 //   storage://aws?bucket=B&region=R&accessKeyID=ID&accessKey=SECRET
 //   storage://azure?account=A&container=C&tenantID=T&clientID=C
 //                  &clientSecret=S
@@ -68,8 +72,13 @@ struct GcpKmsConfig {
   std::string key_name;
 };
 
-using KmsConfig =
-    std::variant<ClusterKmsConfig, AwsKmsConfig, AzureKmsConfig, GcpKmsConfig>;
+// kms://local: a KEK in a local file of 32 raw bytes (dekms only).
+struct LocalKmsConfig {
+  std::string key_file;
+};
+
+using KmsConfig = std::variant<ClusterKmsConfig, AwsKmsConfig, AzureKmsConfig,
+                               GcpKmsConfig, LocalKmsConfig>;
 
 // storage://no-store: nothing is stored; the only valid choice with
 // kms://cluster-kms.
@@ -102,9 +111,25 @@ struct GcsStoreConfig {
   std::string credentials_path;  // Empty: credential discovery.
 };
 
+// storage://file: one file per DEK in a local directory (dekms only).
+struct FileStoreConfig {
+  std::string path;
+};
+
 using StorageConfig =
     std::variant<NoStoreConfig, MemoryStoreConfig, AwsS3StoreConfig,
-                 AzureBlobStoreConfig, GcsStoreConfig>;
+                 AzureBlobStoreConfig, GcsStoreConfig, FileStoreConfig>;
+
+// Settings of the envelope KMS (kms://local and, later, the cloud KMSs)
+// that do not belong in a URI.
+struct KeyManagerOptions {
+  // How long an unwrapped DEK stays cached in the process. Default: zero,
+  // no cache. A cached DEK is not re-read from the store until it expires.
+  absl::Duration cache_ttl = absl::ZeroDuration();
+  // Maximum number of cached DEKs; the oldest is evicted first.
+  // Default: 1024.
+  size_t cache_max_entries = 1024;
+};
 
 // Parses a kms:// URI. Fails with kInvalidArgument on a wrong scheme or
 // host, a missing, empty, repeated or unknown parameter, bad percent-encoding
@@ -134,11 +159,13 @@ using StorageConfig =
 // Builds the KeyManager that `kms` and `storage` describe.
 //
 // kms://cluster-kms goes with storage://no-store only, because derived keys
-// are never stored; any other store is kInvalidArgument. The cloud KMS and
-// store backends are not built yet and return kUnimplemented naming the
-// backend.
+// are never stored; any other store is kInvalidArgument. kms://local needs
+// a store and checks at once that its key file can wrap and unwrap. The
+// cloud KMS and store backends are not built yet and return kUnimplemented
+// naming the backend.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
-    const KmsConfig& kms, const StorageConfig& storage);
+    const KmsConfig& kms, const StorageConfig& storage,
+    const KeyManagerOptions& options = {});
 
 // Builds the Store that `config` describes. storage://no-store has no store
 // and returns kInvalidArgument; the cloud stores return kUnimplemented.

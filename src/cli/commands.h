@@ -61,9 +61,17 @@ struct SecretGenerateOptions {
 [[nodiscard]] absl::Status RunSecretGenerate(
     const SecretGenerateOptions& options, int out_fd);
 
+struct KekGenerateOptions {
+  std::string out_path;
+};
+
+// `dekms kek generate`: writes a new 32-byte KEK file for kms://local.
+[[nodiscard]] absl::Status RunKekGenerate(const KekGenerateOptions& options);
+
 struct ServeOptions {
   std::string listen_address;
   BackendOptions backend;
+  KeyManagerOptions key_manager;
   std::string state_dir;  // Used when no backend source is set.
   double shutdown_grace_seconds = 30;
 };

@@ -88,6 +88,18 @@ int main(int argc, char** argv) {
                      "also print the kms://cluster-kms URI, which contains "
                      "the secret, to stdout");
 
+  // dekms kek generate
+  CLI::App* kek = app.add_subcommand("kek", "Manage local key-encryption keys");
+  kek->require_subcommand(1);
+  dekms::internal::KekGenerateOptions kek_options;
+  CLI::App* kek_generate = kek->add_subcommand(
+      "generate",
+      "Write a new 32-byte KEK for kms://local?keyFile=FILE to a file (mode "
+      "0600); an existing file is never overwritten");
+  kek_generate
+      ->add_option("--out", kek_options.out_path, "path of the new KEK file")
+      ->required();
+
   // dekms serve
   dekms::internal::ServeOptions serve_options;
   serve_options.listen_address =
@@ -113,6 +125,20 @@ int main(int argc, char** argv) {
                    "or SIGINT")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  double cache_ttl_seconds = 0;
+  serve
+      ->add_option("--cache-ttl", cache_ttl_seconds,
+                   "seconds that an unwrapped DEK stays cached in the "
+                   "service; 0 turns the cache off (envelope KMS only)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  serve
+      ->add_option("--cache-max-entries",
+                   serve_options.key_manager.cache_max_entries,
+                   "maximum number of cached DEKs; the oldest is evicted "
+                   "first")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   serve->add_option("--log-level", log_level, "debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
@@ -169,7 +195,12 @@ int main(int argc, char** argv) {
         dekms::internal::RunSecretGenerate(generate_options, STDOUT_FILENO);
     return status.ok() ? 0 : ReportFailure("secret generate", status);
   }
+  if (kek_generate->parsed()) {
+    const absl::Status status = dekms::internal::RunKekGenerate(kek_options);
+    return status.ok() ? 0 : ReportFailure("kek generate", status);
+  }
   if (serve->parsed()) {
+    serve_options.key_manager.cache_ttl = absl::Seconds(cache_ttl_seconds);
     dekms::internal::ConfigureLogging(log_level);
     const absl::Status status = dekms::internal::RunServe(serve_options);
     if (!status.ok()) {

@@ -4,6 +4,7 @@
 #include "src/cli/master_secret_file.h"
 #include "src/cli/output.h"
 #include "src/crypto/encoding.h"
+#include "src/kek/local_kek_provider.h"
 
 namespace dekms::internal {
 
@@ -26,6 +27,10 @@ absl::Status RunSecretGenerate(const SecretGenerateOptions& options,
     DEKMS_RETURN_IF_ERROR(WriteToFd(out_fd, "\n"));
   }
   return absl::OkStatus();
+}
+
+absl::Status RunKekGenerate(const KekGenerateOptions& options) {
+  return GenerateLocalKekFile(options.out_path);
 }
 
 }  // namespace dekms::internal

@@ -56,8 +56,9 @@ absl::Status RunServe(const ServeOptions& options) {
     }
   }
 
-  DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<KeyManager> key_manager,
-                         NewKeyManager(backend.kms, backend.storage));
+  DEKMS_ASSIGN_OR_RETURN(
+      std::unique_ptr<KeyManager> key_manager,
+      NewKeyManager(backend.kms, backend.storage, options.key_manager));
   const std::string kind(key_manager->Kind());
   DEKMS_ASSIGN_OR_RETURN(
       std::unique_ptr<KeyServer> server,

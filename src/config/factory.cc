@@ -7,21 +7,25 @@
 #include "dekms/cluster_kms.h"
 #include "dekms/config.h"
 #include "src/base/str_cat.h"
+#include "src/kek/local_kek_provider.h"
+#include "src/kms/envelope_kms.h"
+#include "src/storage/file_store.h"
 
 namespace dekms {
 namespace {
 
 absl::Status NotBuiltYet(std::string_view uri_form, std::string_view backend) {
-  return absl::UnimplementedError(StrCat(
-      uri_form, " (", backend,
-      ") is not built yet in this version of dekms; use kms://cluster-kms "
-      "with storage://no-store"));
+  return absl::UnimplementedError(
+      StrCat(uri_form, " (", backend,
+             ") is not built yet in this version of dekms; use "
+             "kms://cluster-kms, or kms://local with storage://file"));
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
-    const KmsConfig& kms, const StorageConfig& storage) {
+    const KmsConfig& kms, const StorageConfig& storage,
+    const KeyManagerOptions& options) {
   if (const auto* cluster = std::get_if<ClusterKmsConfig>(&kms)) {
     if (!std::holds_alternative<NoStoreConfig>(storage)) {
       return absl::InvalidArgumentError(StrCat(
@@ -35,6 +39,34 @@ absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
       return created.status();
     }
     return std::unique_ptr<KeyManager>(std::move(created).value());
+  }
+  if (const auto* local = std::get_if<LocalKmsConfig>(&kms)) {
+    if (std::holds_alternative<NoStoreConfig>(storage)) {
+      return absl::InvalidArgumentError(
+          "kms://local wraps random DEKs and needs a store for them; pass "
+          "--storage-uri storage://file?path=DIR (or storage://memory, which "
+          "forgets every DEK when the process exits)");
+    }
+    auto kek = internal::LocalKekProvider::Create(local->key_file);
+    if (!kek.ok()) {
+      return kek.status();
+    }
+    if (absl::Status checked = (*kek)->Check(); !checked.ok()) {
+      return checked;
+    }
+    auto store = NewStore(storage);
+    if (!store.ok()) {
+      return store.status();
+    }
+    internal::EnvelopeKmsOptions envelope_options;
+    envelope_options.cache_ttl = options.cache_ttl;
+    envelope_options.cache_max_entries = options.cache_max_entries;
+    auto envelope = internal::EnvelopeKms::Create(
+        std::move(kek).value(), std::move(store).value(), envelope_options);
+    if (!envelope.ok()) {
+      return envelope.status();
+    }
+    return std::unique_ptr<KeyManager>(std::move(envelope).value());
   }
   if (std::holds_alternative<AwsKmsConfig>(kms)) {
     return NotBuiltYet("kms://aws", "AWS KMS");
@@ -59,9 +91,15 @@ absl::StatusOr<std::unique_ptr<Store>> NewStore(const StorageConfig& config) {
           return NotBuiltYet("storage://aws", "Amazon S3");
         } else if constexpr (std::is_same_v<T, AzureBlobStoreConfig>) {
           return NotBuiltYet("storage://azure", "Azure Blob Storage");
-        } else {
-          static_assert(std::is_same_v<T, GcsStoreConfig>);
+        } else if constexpr (std::is_same_v<T, GcsStoreConfig>) {
           return NotBuiltYet("storage://gcp", "Google Cloud Storage");
+        } else {
+          static_assert(std::is_same_v<T, FileStoreConfig>);
+          auto store = internal::FileStore::Create(c.path);
+          if (!store.ok()) {
+            return store.status();
+          }
+          return std::unique_ptr<Store>(std::move(store).value());
         }
       },
       config);

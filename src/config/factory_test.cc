@@ -1,6 +1,11 @@
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include "dekms/config.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace dekms {
 namespace {
@@ -54,6 +59,61 @@ TEST(NewKeyManager, BuildsClusterKms) {
   ASSERT_THAT(key_manager, IsOk());
   EXPECT_EQ((*key_manager)->Kind(), "cluster-kms");
   EXPECT_THAT((*key_manager)->GetDek("key-disk-1", 32), IsOk());
+}
+
+class LocalBackendTest : public ::dekms::testing::TempDirTest {
+ protected:
+  std::string WriteKek(mode_t mode = 0600) {
+    std::string path = WriteFile("kek", std::string(32, 'k'));
+    EXPECT_EQ(chmod(path.c_str(), mode), 0);
+    return path;
+  }
+};
+
+TEST_F(LocalBackendTest, LocalKmsNeedsStore) {
+  EXPECT_THAT(
+      NewKeyManager(LocalKmsConfig{WriteKek()}, NoStoreConfig{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs a store")));
+}
+
+TEST_F(LocalBackendTest, LocalKmsRejectsBadKeyFile) {
+  EXPECT_THAT(
+      NewKeyManager(LocalKmsConfig{WriteKek(0644)},
+                    FileStoreConfig{dir_ + "/blobs"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("chmod 600")));
+  EXPECT_THAT(
+      NewKeyManager(LocalKmsConfig{dir_ + "/missing"}, MemoryStoreConfig{}),
+      StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(LocalBackendTest, LocalKmsWithCloudStoreIsUnimplemented) {
+  auto storage = ParseStorageUri("storage://aws?bucket=b&region=r");
+  ASSERT_THAT(storage, IsOk());
+  EXPECT_THAT(
+      NewKeyManager(LocalKmsConfig{WriteKek()}, *storage),
+      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("storage://aws")));
+}
+
+TEST_F(LocalBackendTest, BuildsEnvelopeWithFileStore) {
+  KeyManagerOptions options;
+  options.cache_ttl = absl::Seconds(30);
+  auto key_manager = NewKeyManager(LocalKmsConfig{WriteKek()},
+                                   FileStoreConfig{dir_ + "/blobs"}, options);
+  ASSERT_THAT(key_manager, IsOk());
+  EXPECT_EQ((*key_manager)->Kind(), "envelope");
+  auto dek = (*key_manager)->GetDek("disk", 32);
+  ASSERT_THAT(dek, IsOk());
+
+  // A second key manager over the same directory returns the same DEK.
+  auto again = NewKeyManager(LocalKmsConfig{dir_ + "/kek"},
+                             FileStoreConfig{dir_ + "/blobs"});
+  ASSERT_THAT(again, IsOk());
+  auto same = (*again)->GetDek("disk", 32);
+  ASSERT_THAT(same, IsOk());
+  EXPECT_TRUE(same->Equals(*dek));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_ + "/blobs"),
+                          std::filesystem::directory_iterator()),
+            1);
 }
 
 TEST(NewStore, NoStoreHasNoStore) {

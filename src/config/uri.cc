@@ -308,14 +308,17 @@ UriFields FieldsOf(const KmsConfig& config) {
           uri.Add("vaultName", c.vault_name, false);
           uri.Add("vaultType", c.vault_type, false);
           uri.Add("keyName", c.key_name, false);
-        } else {
-          static_assert(std::is_same_v<T, GcpKmsConfig>);
+        } else if constexpr (std::is_same_v<T, GcpKmsConfig>) {
           uri.host = "gcp";
           uri.Add("projectID", c.project_id, false);
           uri.Add("location", c.location, false);
           uri.Add("keyRing", c.key_ring, false);
           uri.Add("credentialsPath", c.credentials_path, false);
           uri.Add("keyName", c.key_name, false);
+        } else {
+          static_assert(std::is_same_v<T, LocalKmsConfig>);
+          uri.host = "local";
+          uri.Add("keyFile", c.key_file, false);
         }
       },
       config);
@@ -345,12 +348,15 @@ UriFields FieldsOf(const StorageConfig& config) {
           uri.Add("tenantID", c.tenant_id, false);
           uri.Add("clientID", c.client_id, false);
           uri.Add("clientSecret", c.client_secret);
-        } else {
-          static_assert(std::is_same_v<T, GcsStoreConfig>);
+        } else if constexpr (std::is_same_v<T, GcsStoreConfig>) {
           uri.host = "gcp";
           uri.Add("projectID", c.project_id, false);
           uri.Add("bucket", c.bucket, false);
           uri.Add("credentialsPath", c.credentials_path, false);
+        } else {
+          static_assert(std::is_same_v<T, FileStoreConfig>);
+          uri.host = "file";
+          uri.Add("path", c.path, false);
         }
       },
       config);
@@ -462,9 +468,15 @@ absl::StatusOr<KmsConfig> ParseKmsUri(std::string_view uri) {
     config.key_name = TakeString(parsed, "keyName");
     return config;
   }
+  if (parsed.host == "local") {
+    DEKMS_RETURN_IF_ERROR(
+        CheckParams(parsed, "kms://local", {{"keyFile", true}}));
+    return LocalKmsConfig{.key_file = TakeString(parsed, "keyFile")};
+  }
   return absl::InvalidArgumentError(
       StrCat("unknown KMS ", DescribeName(parsed.host),
-             " in kms:// URI; use one of cluster-kms, aws, azure, gcp"));
+             " in kms:// URI; use one of cluster-kms, aws, azure, gcp, "
+             "local"));
 }
 
 absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
@@ -523,9 +535,14 @@ absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
     config.credentials_path = TakeString(parsed, "credentialsPath");
     return config;
   }
+  if (parsed.host == "file") {
+    DEKMS_RETURN_IF_ERROR(
+        CheckParams(parsed, "storage://file", {{"path", true}}));
+    return FileStoreConfig{.path = TakeString(parsed, "path")};
+  }
   return absl::InvalidArgumentError(
       StrCat("unknown store ", DescribeName(parsed.host),
-             " in storage:// URI; use one of no-store, memory, aws, "
+             " in storage:// URI; use one of no-store, memory, file, aws, "
              "azure, gcp"));
 }
 

@@ -81,6 +81,18 @@ TEST(ParseUri, DoesNotEchoOddParameterNames) {
               AllOf(HasSubstr("(name not shown)"), Not(HasSubstr("s3cr3t"))));
 }
 
+TEST(ParseUri, LocalFormsNeedTheirPath) {
+  ExpectRejected("kms://local", "missing parameter \"keyFile\"");
+  ExpectRejected("storage://file", "missing parameter \"path\"");
+  ExpectRejected("storage://file?path=d&mode=x", "unknown parameter \"mode\"");
+  auto kms = ParseKmsUri("kms://local?keyFile=%2Fetc%2Fdekms%2Fkek");
+  ASSERT_THAT(kms, IsOk());
+  EXPECT_EQ(std::get<LocalKmsConfig>(*kms).key_file, "/etc/dekms/kek");
+  auto storage = ParseStorageUri("storage://file?path=/srv/blobs");
+  ASSERT_THAT(storage, IsOk());
+  EXPECT_EQ(std::get<FileStoreConfig>(*storage).path, "/srv/blobs");
+}
+
 TEST(ParseUri, RejectsRepeatedParameter) {
   ExpectRejected("kms://aws?region=r&region=s&keyName=k",
                  "parameter \"region\" appears more than once");
@@ -233,6 +245,7 @@ TEST(EncodeUri, EveryFormRoundTrips) {
       "kms://gcp?projectID=p&location=global&keyRing=r&credentialsPath=%2Fetc"
       "%2Fsa.json&keyName=k",
       "kms://gcp?projectID=p&location=global&keyRing=r&keyName=k",
+      "kms://local?keyFile=%2Fvar%2Flib%2Fdekms%2Fkek",
   };
   for (const std::string& uri : kms_uris) {
     auto parsed = ParseKmsUri(uri);
@@ -253,6 +266,7 @@ TEST(EncodeUri, EveryFormRoundTrips) {
       "clientSecret=s",
       "storage://gcp?projectID=p&bucket=b",
       "storage://gcp?projectID=p&bucket=b&credentialsPath=f",
+      "storage://file?path=%2Fvar%2Flib%2Fdekms%2Fblobs",
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   for (const std::string& uri : storage_uris) {

@@ -39,7 +39,8 @@ std::string SerializeHeaderPrefix(const BlobHeader& header) {
   return out;
 }
 
-// Reads big-endian fields from a blob, remembering the first failure.
+// Reads big-endian fields from a blob. Each read returns false, and reads
+// nothing, when the blob ends before the field does.
 class Reader {
  public:
   explicit Reader(std::string_view bytes) : bytes_(bytes) {}

@@ -38,7 +38,7 @@ struct EnvelopeKmsOptions {
 //   the new DEK is discarded and the stored one is returned, so every caller
 //   of an ID gets the same bytes. A DEK is handed out only after the store
 //   confirmed its write.
-// - A blob is bound to its ID and length by associated data; a blob that
+// - A blob is bound to its ID and length by associated data. A blob that
 //   was altered or copied to another ID fails with kDataLoss.
 // - Asking for an existing ID with another length is kFailedPrecondition.
 //

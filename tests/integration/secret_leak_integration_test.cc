@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -60,6 +61,12 @@ class SecretLeakTest : public DekmsProcessTest {
     std::ofstream(dir_ + "/salt", std::ios::binary) << salt_;
     kms_uri_ = "kms://cluster-kms?key=" + Encoded(master_, 2) +
                "&salt=" + Encoded(salt_, 2);
+    for (int i = 0; i < 32; ++i) kek_.push_back(static_cast<char>(0xc0 + i));
+    const std::string kek_path = WriteFile("kek", kek_);
+    std::filesystem::permissions(kek_path,
+                                 std::filesystem::perms::owner_read |
+                                     std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
     std::ofstream(dir_ + "/secret.json")
         << "{\"key\":\"" << Encoded(master_, 1) << "\",\"salt\":\""
         << Encoded(salt_, 1) << "\"}";
@@ -76,6 +83,7 @@ class SecretLeakTest : public DekmsProcessTest {
 
   std::string master_;
   std::string salt_;
+  std::string kek_;
   std::string kms_uri_;
   std::string logs_;
   std::vector<std::string> deks_hex_;
@@ -86,6 +94,8 @@ TEST_F(SecretLeakTest, NoSecretInLogsOrErrors) {
       {"--kms-uri", kms_uri_},
       {"--secret-file", dir_ + "/secret.json"},
       {"--master-secret", dir_ + "/master", "--salt", dir_ + "/salt"},
+      {"--kms-uri", "kms://local?keyFile=" + dir_ + "/kek", "--storage-uri",
+       "storage://file?path=" + dir_ + "/blobs"},
   };
   for (const auto& source : sources) {
     std::string address;
@@ -136,7 +146,7 @@ TEST_F(SecretLeakTest, NoSecretInLogsOrErrors) {
   ASSERT_THAT(logs_, HasSubstr("REDACTED"));
   ASSERT_GE(deks_hex_.size(), 9u);
 
-  for (const std::string& secret : {master_, salt_}) {
+  for (const std::string& secret : {master_, salt_, kek_}) {
     for (const std::string& pattern : LeakPatterns(secret)) {
       EXPECT_THAT(logs_, Not(HasSubstr(pattern)));
     }
