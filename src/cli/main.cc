@@ -57,6 +57,22 @@ void AddBackendOptions(CLI::App& command,
   salt->needs(master_secret);
 }
 
+// Returns the help command of the deepest subcommand that the arguments
+// reached, such as "dekms get --help".
+std::string HelpCommand(CLI::App& app) {
+  std::string command = "dekms";
+  CLI::App* current = &app;
+  while (current != nullptr) {
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : current->get_subcommands()) {
+      command += " " + sub->get_name();
+      next = sub;
+    }
+    current = next;
+  }
+  return command + " --help";
+}
+
 int ReportFailure(std::string_view command, const absl::Status& status) {
   std::cerr << "dekms " << command << ": " << status.message() << "\n";
   return kExitFailure;
@@ -66,8 +82,9 @@ int ReportFailure(std::string_view command, const absl::Status& status) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "dekms hands out data encryption keys (DEKs) by ID, derived from a "
-      "master secret or kept wrapped by an external KMS.",
+      "dekms hands out data encryption keys (DEKs) by ID: derived from a "
+      "master secret (cluster KMS), or generated at random and kept wrapped "
+      "by a key-encryption key (envelope KMS).",
       "dekms"};
   app.set_version_flag("--version", "dekms 0.1.0");
   app.require_subcommand(1);
@@ -156,7 +173,8 @@ int main(int argc, char** argv) {
   get->add_option("ID", get_options.data_key_id, "ID of the DEK")->required();
   get->add_option("--length", get_options.length_bytes,
                   "length of the DEK in bytes, 1 to 8160")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   get->add_option("--format", get_options.format,
                   "output encoding: hex, base64 (standard alphabet) or raw")
       ->capture_default_str()
@@ -171,19 +189,28 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   AddBackendOptions(*get, get_options.backend);
-  for (const char* backend_option :
-       {"--kms-uri", "--secret-file", "--master-secret", "--salt"}) {
-    server_option->excludes(get->get_option(backend_option));
-  }
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "dekms: " << e.what() << " (see dekms --help)\n";
+    std::cerr << "dekms: " << e.what() << " (see " << HelpCommand(app) << ")\n";
     return kExitUsage;
   }
+  if (get->parsed() && server_option->count() > 0 &&
+      dekms::internal::HasBackendSource(get_options.backend)) {
+    std::cerr << "dekms: --server asks a running key service, but a local "
+                 "backend is set too (--kms-uri, $DEKMS_KMS_URI, "
+                 "--secret-file or --master-secret); give one of them (see "
+                 "dekms get --help)\n";
+    return kExitUsage;
+  }
+
+  // Logs go to stderr, so they never mix with a key on stdout. Only the
+  // service logs at info level.
+  dekms::internal::ConfigureLogging(serve->parsed() ? log_level : "warn");
+  dekms::internal::RouteGrpcLogsToSpdlog();
 
   // Every command handles key material, so none may leave a core dump.
   if (absl::Status status = dekms::internal::DisableCoreDumps(); !status.ok()) {
@@ -201,7 +228,6 @@ int main(int argc, char** argv) {
   }
   if (serve->parsed()) {
     serve_options.key_manager.cache_ttl = absl::Seconds(cache_ttl_seconds);
-    dekms::internal::ConfigureLogging(log_level);
     const absl::Status status = dekms::internal::RunServe(serve_options);
     if (!status.ok()) {
       spdlog::critical("dekms serve failed: {}", std::string(status.message()));

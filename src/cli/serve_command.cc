@@ -28,6 +28,10 @@ const char* SignalName(int signal_number) {
 }  // namespace
 
 absl::Status RunServe(const ServeOptions& options) {
+  // Check the address before anything, such as a new master secret, is
+  // created on disk.
+  DEKMS_RETURN_IF_ERROR(ValidateListenAddress(options.listen_address));
+
   // Block the shutdown signals before any gRPC thread exists, so that every
   // thread inherits the mask and sigwait() below is their only receiver.
   sigset_t shutdown_signals;

@@ -1,6 +1,7 @@
 #include "src/crypto/aead.h"
 
 #include <string>
+#include <string_view>
 
 #include "gtest/gtest.h"
 #include "src/crypto/encoding.h"
@@ -13,7 +14,7 @@ using ::dekms::testing::IsOk;
 using ::dekms::testing::StatusIs;
 using ::testing::HasSubstr;
 
-const std::string kKey(32, 'k');
+constexpr std::string_view kKey = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk";
 
 TEST(Aes256Gcm, RejectsWrongKeySize) {
   EXPECT_THAT(

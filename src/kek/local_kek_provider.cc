@@ -100,7 +100,7 @@ absl::Status LocalKekProvider::Check() {
 
 absl::Status GenerateLocalKekFile(const std::string& path) {
   DEKMS_ASSIGN_OR_RETURN(SecretBytes key, RandomSecretBytes(kLocalKekBytes));
-  const absl::Status written = CreateFileAtomically(path, key.Reveal(), 0600);
+  absl::Status written = CreateFileAtomically(path, key.Reveal(), 0600);
   if (written.code() == absl::StatusCode::kAlreadyExists) {
     return absl::AlreadyExistsError(
         StrCat(path,

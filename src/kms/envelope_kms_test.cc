@@ -79,7 +79,7 @@ class EnvelopeKmsTest : public ::dekms::testing::TempDirTest {
 
   std::unique_ptr<EnvelopeKms> NewKms(
       EnvelopeKmsOptions options = {},
-      std::shared_ptr<KekProvider> kek = nullptr) {
+      const std::shared_ptr<KekProvider>& kek = nullptr) {
     auto kms =
         EnvelopeKms::Create(kek ? kek : kek_, store_, std::move(options));
     EXPECT_THAT(kms, IsOk());
@@ -198,7 +198,8 @@ TEST_F(EnvelopeKmsTest, FlippedCiphertextNamesAuthentication) {
 TEST_F(EnvelopeKmsTest, TruncatedBlobIsDataLoss) {
   auto kms = NewKms();
   ASSERT_THAT(kms->GetDek("disk", 32), IsOk());
-  store_->CorruptGets([](std::string b) { return b.substr(0, b.size() - 5); });
+  store_->CorruptGets(
+      [](const std::string& b) { return b.substr(0, b.size() - 5); });
   EXPECT_THAT(NewKms()->GetDek("disk", 32),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("truncated")));
 }

@@ -14,6 +14,15 @@
 
 namespace dekms::internal {
 
+// Checks that `address` has one of the forms KeyServer::Start() takes, so
+// that a typo fails with a clear message before anything starts, and a port
+// above 65535 is not silently wrapped around. Returns kInvalidArgument.
+[[nodiscard]] absl::Status ValidateListenAddress(const std::string& address);
+
+// Sends gRPC's internal log lines to spdlog at debug level. Call once at
+// start-up, before any gRPC object exists.
+void RouteGrpcLogsToSpdlog();
+
 // A running gRPC key service: kms.API plus the standard grpc.health.v1
 // health service, on one listening address without TLS.
 //
@@ -27,8 +36,10 @@ class KeyServer {
 
   // Starts serving `key_manager` on `listen_address`, which takes gRPC's
   // forms: "127.0.0.1:9000", "[::1]:9000", "unix:/path/to/socket". Port 0
-  // picks a free port; address() then tells which. Fails with kUnavailable
-  // when the address cannot be bound.
+  // picks a free port; address() then tells which. Fails with
+  // kInvalidArgument for another form or a port above 65535, and with
+  // kUnavailable when the address cannot be bound, for example because
+  // another process listens there.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<KeyServer>> Start(
       std::shared_ptr<KeyManager> key_manager,
       const std::string& listen_address);

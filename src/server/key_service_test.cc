@@ -244,6 +244,32 @@ TEST_F(KeyServiceTest, ShutdownLetsCallsInFlightFinish) {
   EXPECT_EQ(key.size(), 16u);
 }
 
+TEST(KeyServer, RejectsMalformedListenAddresses) {
+  for (const char* address :
+       {"bogus", "127.0.0.1:99999", "127.0.0.1:65536", ":9000",
+        "unix:", "127.0.0.1:-1", "127.0.0.1:", "127.0.0.1:http"}) {
+    auto kms = ClusterKms::Create(Range(0, 32), Range(32, 64));
+    ASSERT_THAT(kms, IsOk());
+    auto server = KeyServer::Start(std::move(kms).value(), address);
+    EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
+        << address;
+  }
+}
+
+TEST(KeyServer, SecondServerOnSamePortFails) {
+  auto first_kms = ClusterKms::Create(Range(0, 32), Range(32, 64));
+  auto second_kms = ClusterKms::Create(Range(1, 33), Range(32, 64));
+  ASSERT_THAT(first_kms, IsOk());
+  ASSERT_THAT(second_kms, IsOk());
+  auto first = KeyServer::Start(std::move(first_kms).value(), "127.0.0.1:0");
+  ASSERT_THAT(first, IsOk());
+  auto second =
+      KeyServer::Start(std::move(second_kms).value(), (*first)->address());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr((*first)->address()));
+}
+
 TEST(KeyServer, BadAddressIsUnavailable) {
   auto kms = ClusterKms::Create(Range(0, 32), Range(32, 64));
   ASSERT_THAT(kms, IsOk());

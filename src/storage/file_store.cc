@@ -47,8 +47,7 @@ absl::StatusOr<std::string> FileStore::Get(std::string_view id) {
 }
 
 absl::Status FileStore::Create(std::string_view id, std::string_view blob) {
-  const absl::Status created =
-      CreateFileAtomically(PathFor(id), AsBytes(blob), 0600);
+  absl::Status created = CreateFileAtomically(PathFor(id), AsBytes(blob), 0600);
   if (created.code() == absl::StatusCode::kAlreadyExists) {
     return absl::AlreadyExistsError(
         StrCat("a blob is already stored for DEK ID ", Quote(id), " in ",

@@ -46,6 +46,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
       {"get", "disk", "--server", "127.0.0.1:9000", "--secret-file", "f"},
       {"secret", "generate"},
       {"serve", "--bogus"},
+      {"get", "disk", "--length", "-1"},
   };
   for (const auto& args : cases) {
     const ProcessResult result = Dekms(args);
@@ -56,6 +57,16 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
         1)
         << result.stderr_text;
   }
+}
+
+TEST_F(CliTest, UsageErrorsPointToSubcommandHelp) {
+  const ProcessResult result = Dekms({"get", "disk", "--format", "pem"});
+  EXPECT_THAT(result.stderr_text, HasSubstr("(see dekms get --help)"));
+  const ProcessResult env =
+      Dekms({"get", "disk", "--server", "127.0.0.1:1"},
+            {std::string("DEKMS_KMS_URI=") + kClusterUri});
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_THAT(env.stderr_text, HasSubstr("$DEKMS_KMS_URI"));
 }
 
 TEST_F(CliTest, InvalidRequestsExitOneWithOneLine) {

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -163,6 +164,13 @@ TEST_F(KeyServiceIntegrationTest, BadStartupConfigExitsOne) {
              dir_ + "/master", "--salt", dir_ + "/salt"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.stderr_text, HasSubstr("is 8 bytes long; at least 32"));
+
+  const ProcessResult bad_address =
+      Dekms({"serve", "--listen", "127.0.0.1:99999"},
+            {"DEKMS_STATE_DIR=" + dir_ + "/state"});
+  EXPECT_EQ(bad_address.exit_code, 1);
+  EXPECT_THAT(bad_address.stderr_text, HasSubstr("port from 0 to 65535"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/state"));
 
   const ProcessResult unimplemented =
       Dekms({"serve", "--listen", "127.0.0.1:0", "--kms-uri",
