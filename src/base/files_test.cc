@@ -1,8 +1,6 @@
 #include "src/base/files.h"
 
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "src/crypto/encoding.h"
+#include "tests/testing/child_processes.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -86,27 +85,18 @@ TEST_F(FilesTest, ConcurrentCreatesLeaveOneWinner) {
   // and the file holds that one's contents in full.
   const std::string path = dir_ + "/race";
   constexpr int kProcesses = 4;
-  std::vector<pid_t> children;
-  for (int i = 0; i < kProcesses; ++i) {
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      const std::string contents(4096, static_cast<char>('a' + i));
-      const absl::Status status =
-          CreateFileAtomically(path, Bytes(contents), 0600);
-      _exit(status.ok()
-                ? 0
-                : (status.code() == absl::StatusCode::kAlreadyExists ? 1 : 2));
-    }
-    children.push_back(pid);
-  }
+  const std::vector<int> exit_codes =
+      ::dekms::testing::RunInChildProcesses(kProcesses, [&](int i) {
+        const std::string contents(4096, static_cast<char>('a' + i));
+        const absl::Status status =
+            CreateFileAtomically(path, Bytes(contents), 0600);
+        if (status.ok()) return 0;
+        return status.code() == absl::StatusCode::kAlreadyExists ? 1 : 2;
+      });
   int winners = 0;
-  for (const pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_NE(WEXITSTATUS(status), 2);
-    winners += WEXITSTATUS(status) == 0 ? 1 : 0;
+  for (const int exit_code : exit_codes) {
+    ASSERT_TRUE(exit_code == 0 || exit_code == 1) << exit_code;
+    winners += exit_code == 0 ? 1 : 0;
   }
   EXPECT_EQ(winners, 1);
   auto contents = ReadFileToSecret(path, 10000);

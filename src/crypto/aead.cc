@@ -34,18 +34,23 @@ absl::Status CheckLength(size_t size, std::string_view what) {
   return absl::OkStatus();
 }
 
+absl::Status CheckInputs(std::span<const uint8_t> key, size_t data_size,
+                         std::string_view data_name,
+                         std::span<const uint8_t> associated_data) {
+  if (absl::Status status = CheckKey(key); !status.ok()) return status;
+  if (absl::Status status = CheckLength(data_size, data_name); !status.ok()) {
+    return status;
+  }
+  return CheckLength(associated_data.size(), "associated data");
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Aes256GcmSeal(
     std::span<const uint8_t> key, std::span<const uint8_t> plaintext,
     std::span<const uint8_t> associated_data) {
-  if (absl::Status status = CheckKey(key); !status.ok()) return status;
-  if (absl::Status status = CheckLength(plaintext.size(), "plaintext");
-      !status.ok()) {
-    return status;
-  }
   if (absl::Status status =
-          CheckLength(associated_data.size(), "associated data");
+          CheckInputs(key, plaintext.size(), "plaintext", associated_data);
       !status.ok()) {
     return status;
   }
@@ -79,21 +84,16 @@ absl::StatusOr<std::string> Aes256GcmSeal(
 absl::StatusOr<SecretBytes> Aes256GcmOpen(
     std::span<const uint8_t> key, std::string_view sealed,
     std::span<const uint8_t> associated_data) {
-  if (absl::Status status = CheckKey(key); !status.ok()) return status;
+  if (absl::Status status =
+          CheckInputs(key, sealed.size(), "ciphertext", associated_data);
+      !status.ok()) {
+    return status;
+  }
   if (sealed.size() < kAesGcmNonceBytes + kAesGcmTagBytes) {
     return absl::DataLossError(
         StrCat("AES-256-GCM ciphertext is ", sealed.size(),
                " bytes, shorter than a nonce and tag (",
                kAesGcmNonceBytes + kAesGcmTagBytes, " bytes)"));
-  }
-  if (absl::Status status = CheckLength(sealed.size(), "ciphertext");
-      !status.ok()) {
-    return status;
-  }
-  if (absl::Status status =
-          CheckLength(associated_data.size(), "associated data");
-      !status.ok()) {
-    return status;
   }
 
   const auto* in = reinterpret_cast<const uint8_t*>(sealed.data());

@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "src/crypto/aead.h"
+#include "tests/testdata/golden_blob.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -68,7 +69,7 @@ TEST_F(LocalKekProviderTest, KeyIdIsFingerprintNotKey) {
   auto provider = LocalKekProvider::Create(WriteKey("key", KekBytes(0x40)));
   ASSERT_THAT(provider, IsOk());
   // Computed with Python's hashlib over the label and key bytes 40..5f.
-  EXPECT_EQ((*provider)->KeyId(), "sha256:d9de31e1d47a6ef57624a5e209056e4f");
+  EXPECT_EQ((*provider)->KeyId(), ::dekms::testing::kGoldenBlobKeyId);
   EXPECT_EQ((*provider)->Kind(), "local");
   EXPECT_THAT((*provider)->Check(), IsOk());
 }

@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "src/crypto/encoding.h"
+#include "tests/testdata/golden_blob.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dekms::internal {
@@ -13,18 +14,8 @@ using ::dekms::testing::IsOk;
 using ::dekms::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// A version 1 blob written by an independent implementation of the format
-// (Python's struct module and the cryptography package's AESGCM): DEK ID
-// "golden-disk", DEK bytes 00..1f, local KEK bytes 40..5f, nonce 11 x 12.
-// If this test fails, the blob format changed: that needs a new version.
 std::string GoldenBlob() {
-  auto bytes = DecodeHex(
-      "444b4d42010100000020bf4533ba256e8935056c6f63616c0027736861323536"
-      "3a64396465333165316434376136656635373632346135653230393035366534"
-      "6600000000003c111111111111111111111111fbeca71aabe278c4631cfc435e"
-      "2405d726c60f1dd3e31dd973ff980bedbf3c8c61ea6dbda06e27b0f96907a491"
-      "d9dd13",
-      "golden blob");
+  auto bytes = DecodeHex(::dekms::testing::kGoldenBlobHex, "golden blob");
   EXPECT_THAT(bytes, IsOk());
   return std::string(RevealAsText(*bytes));
 }
@@ -73,9 +64,10 @@ TEST(ParseBlob, ReadsGoldenBlob) {
   EXPECT_EQ(blob->header.version, 1);
   EXPECT_EQ(blob->header.algorithm, BlobAlgorithm::kKekAead);
   EXPECT_EQ(blob->header.dek_length, 32u);
-  EXPECT_EQ(blob->header.id_digest, BlobIdDigest("golden-disk"));
+  EXPECT_EQ(blob->header.id_digest,
+            BlobIdDigest(::dekms::testing::kGoldenBlobDekId));
   EXPECT_EQ(blob->header.provider, "local");
-  EXPECT_EQ(blob->header.key_id, "sha256:d9de31e1d47a6ef57624a5e209056e4f");
+  EXPECT_EQ(blob->header.key_id, ::dekms::testing::kGoldenBlobKeyId);
   EXPECT_EQ(blob->key_version, "");
   EXPECT_EQ(blob->wrapped.size(), 12u + 32u + 16u);
   EXPECT_TRUE(blob->layer.empty());

@@ -13,6 +13,7 @@
 #include "src/kek/local_kek_provider.h"
 #include "src/kms/blob.h"
 #include "src/storage/testing/fault_injecting_store.h"
+#include "tests/testdata/golden_blob.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -284,18 +285,13 @@ TEST_F(EnvelopeKmsTest, SecondCallReturnsStoredDek) {
 }
 
 TEST_F(EnvelopeKmsTest, OpensGoldenBlob) {
-  // The blob of blob_test.cc's GoldenBlob(), written by an independent
-  // implementation; KEK bytes 40..5f are this fixture's kek_.
-  auto golden = DecodeHex(
-      "444b4d42010100000020bf4533ba256e8935056c6f63616c0027736861323536"
-      "3a64396465333165316434376136656635373632346135653230393035366534"
-      "6600000000003c111111111111111111111111fbeca71aabe278c4631cfc435e"
-      "2405d726c60f1dd3e31dd973ff980bedbf3c8c61ea6dbda06e27b0f96907a491"
-      "d9dd13",
-      "golden blob");
+  // The golden blob's KEK, bytes 40..5f, is this fixture's kek_.
+  auto golden = DecodeHex(::dekms::testing::kGoldenBlobHex, "golden blob");
   ASSERT_THAT(golden, IsOk());
-  ASSERT_THAT(memory_->Create("golden-disk", RevealAsText(*golden)), IsOk());
-  auto dek = NewKms()->GetDek("golden-disk", 32);
+  ASSERT_THAT(memory_->Create(::dekms::testing::kGoldenBlobDekId,
+                              RevealAsText(*golden)),
+              IsOk());
+  auto dek = NewKms()->GetDek(::dekms::testing::kGoldenBlobDekId, 32);
   ASSERT_THAT(dek, IsOk());
   EXPECT_EQ(Hex(*dek),
             "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
