@@ -127,7 +127,9 @@ absl::Status CreateFileAtomically(const std::string& path,
   std::string temp_path = StrCat(path, ".tmp-XXXXXX");
   const int fd = ::mkostemp(temp_path.data(), O_CLOEXEC);
   if (fd < 0) {
-    return ErrnoToStatus(errno, "create a temporary file next to", path);
+    // The error of the temporary file is the error of creating `path`: both
+    // live in the same directory.
+    return ErrnoToStatus(errno, "create", path);
   }
   // On success the temporary name is a second link to the new file, and on
   // failure it is the only one; either way it goes.

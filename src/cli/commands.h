@@ -68,6 +68,10 @@ struct KekGenerateOptions {
 // `dekms kek generate`: writes a new 32-byte KEK file for kms://local.
 [[nodiscard]] absl::Status RunKekGenerate(const KekGenerateOptions& options);
 
+// `dekms kek fingerprint`: writes the key id of the KEK file at `path`.
+[[nodiscard]] absl::Status RunKekFingerprint(const std::string& path,
+                                             int out_fd);
+
 struct ServeOptions {
   std::string listen_address;
   BackendOptions backend;

@@ -116,6 +116,13 @@ int main(int argc, char** argv) {
   kek_generate
       ->add_option("--out", kek_options.out_path, "path of the new KEK file")
       ->required();
+  std::string fingerprint_path;
+  CLI::App* kek_fingerprint = kek->add_subcommand(
+      "fingerprint",
+      "Print the fingerprint of a KEK file, the key id that blobs and error "
+      "messages name");
+  kek_fingerprint->add_option("FILE", fingerprint_path, "path of the KEK file")
+      ->required();
 
   // dekms serve
   dekms::internal::ServeOptions serve_options;
@@ -171,10 +178,18 @@ int main(int argc, char** argv) {
       "locally; both apply the \"key-\" prefix of the key service and give "
       "the same bytes");
   get->add_option("ID", get_options.data_key_id, "ID of the DEK")->required();
+  // CLI11 would wrap a negative number around to a huge size_t.
+  const CLI::Validator not_negative(
+      [](const std::string& value) {
+        return !value.empty() && value[0] == '-'
+                   ? std::string("must not be negative")
+                   : std::string();
+      },
+      "NOT NEGATIVE");
   get->add_option("--length", get_options.length_bytes,
                   "length of the DEK in bytes, 1 to 8160")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(not_negative);
   get->add_option("--format", get_options.format,
                   "output encoding: hex, base64 (standard alphabet) or raw")
       ->capture_default_str()
@@ -225,6 +240,11 @@ int main(int argc, char** argv) {
   if (kek_generate->parsed()) {
     const absl::Status status = dekms::internal::RunKekGenerate(kek_options);
     return status.ok() ? 0 : ReportFailure("kek generate", status);
+  }
+  if (kek_fingerprint->parsed()) {
+    const absl::Status status =
+        dekms::internal::RunKekFingerprint(fingerprint_path, STDOUT_FILENO);
+    return status.ok() ? 0 : ReportFailure("kek fingerprint", status);
   }
   if (serve->parsed()) {
     serve_options.key_manager.cache_ttl = absl::Seconds(cache_ttl_seconds);

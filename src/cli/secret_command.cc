@@ -33,4 +33,11 @@ absl::Status RunKekGenerate(const KekGenerateOptions& options) {
   return GenerateLocalKekFile(options.out_path);
 }
 
+absl::Status RunKekFingerprint(const std::string& path, int out_fd) {
+  DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<LocalKekProvider> kek,
+                         LocalKekProvider::Create(path));
+  DEKMS_RETURN_IF_ERROR(WriteToFd(out_fd, kek->KeyId()));
+  return WriteToFd(out_fd, "\n");
+}
+
 }  // namespace dekms::internal

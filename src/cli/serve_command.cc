@@ -64,6 +64,22 @@ absl::Status RunServe(const ServeOptions& options) {
       std::unique_ptr<KeyManager> key_manager,
       NewKeyManager(backend.kms, backend.storage, options.key_manager));
   const std::string kind(key_manager->Kind());
+  const absl::Duration cache_ttl = options.key_manager.cache_ttl;
+  if (kind != "envelope" && cache_ttl > absl::ZeroDuration()) {
+    spdlog::warn(
+        "--cache-ttl is ignored: the {} backend derives every DEK "
+        "and has no cache",
+        kind);
+  } else if (kind == "envelope") {
+    spdlog::info(
+        "DEK cache: {}",
+        cache_ttl > absl::ZeroDuration()
+            ? StrCat(absl::FormatDuration(cache_ttl), " time-to-live, at most ",
+                     options.key_manager.cache_max_entries,
+                     " entries; a cached DEK is served "
+                     "without re-reading its blob")
+            : std::string("off"));
+  }
   DEKMS_ASSIGN_OR_RETURN(
       std::unique_ptr<KeyServer> server,
       KeyServer::Start(std::move(key_manager), options.listen_address));

@@ -44,8 +44,8 @@ absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
     if (std::holds_alternative<NoStoreConfig>(storage)) {
       return absl::InvalidArgumentError(
           "kms://local wraps random DEKs and needs a store for them; pass "
-          "--storage-uri storage://file?path=DIR (or storage://memory, which "
-          "forgets every DEK when the process exits)");
+          "--storage-uri 'storage://file?path=DIR' (or storage://memory, "
+          "which forgets every DEK when the process exits)");
     }
     auto kek = internal::LocalKekProvider::Create(local->key_file);
     if (!kek.ok()) {

@@ -81,10 +81,11 @@ class Reader {
   size_t offset_ = 0;
 };
 
-absl::Status Truncated(const Reader& reader, size_t total) {
-  return absl::DataLossError(StrCat("blob is truncated: ", total,
-                                    " bytes end inside the field at byte ",
-                                    reader.offset()));
+absl::Status Truncated(std::string_view field, const Reader& reader,
+                       size_t total) {
+  return absl::DataLossError(
+      StrCat("blob is truncated: its ", total, " bytes end inside the ", field,
+             " field, which starts at byte ", reader.offset()));
 }
 
 }  // namespace
@@ -116,7 +117,10 @@ std::string SerializeBlob(const Blob& blob) {
 absl::StatusOr<Blob> ParseBlob(std::string_view bytes) {
   Reader reader(bytes);
   std::string_view magic;
-  if (!reader.ReadBytes(kMagic.size(), &magic) || magic != kMagic) {
+  if (!reader.ReadBytes(kMagic.size(), &magic)) {
+    return Truncated("magic", reader, bytes.size());
+  }
+  if (magic != kMagic) {
     return absl::DataLossError(
         "blob does not start with the dekms magic \"DKMB\"; it is not a "
         "dekms blob or its start was overwritten");
@@ -124,7 +128,9 @@ absl::StatusOr<Blob> ParseBlob(std::string_view bytes) {
 
   Blob blob;
   uint64_t value = 0;
-  if (!reader.ReadUint(1, &value)) return Truncated(reader, bytes.size());
+  if (!reader.ReadUint(1, &value)) {
+    return Truncated("version", reader, bytes.size());
+  }
   if (value != kBlobFormatVersion) {
     return absl::DataLossError(StrCat(
         "blob format version ", value,
@@ -133,32 +139,47 @@ absl::StatusOr<Blob> ParseBlob(std::string_view bytes) {
   }
   blob.header.version = static_cast<uint8_t>(value);
 
-  if (!reader.ReadUint(1, &value)) return Truncated(reader, bytes.size());
+  if (!reader.ReadUint(1, &value)) {
+    return Truncated("algorithm", reader, bytes.size());
+  }
   if (value != static_cast<uint8_t>(BlobAlgorithm::kKekAead) &&
       value != static_cast<uint8_t>(BlobAlgorithm::kLocalAeadLayer)) {
     return absl::DataLossError(
-        StrCat("blob names unknown wrapping algorithm ", value));
+        StrCat("blob names unknown wrapping algorithm ", value,
+               "; the blob is corrupted, or a newer dekms wrote it"));
   }
   blob.header.algorithm = static_cast<BlobAlgorithm>(value);
 
-  std::string_view digest;
-  if (!reader.ReadUint(4, &value) ||
-      !reader.ReadBytes(kBlobIdDigestBytes, &digest) ||
-      !reader.ReadField(1, &blob.header.provider) ||
-      !reader.ReadField(2, &blob.header.key_id) ||
-      !reader.ReadField(2, &blob.key_version) ||
-      !reader.ReadField(4, &blob.wrapped)) {
-    return Truncated(reader, bytes.size());
+  if (!reader.ReadUint(4, &value)) {
+    return Truncated("DEK length", reader, bytes.size());
   }
   blob.header.dek_length = static_cast<uint32_t>(value);
+  std::string_view digest;
+  if (!reader.ReadBytes(kBlobIdDigestBytes, &digest)) {
+    return Truncated("ID digest", reader, bytes.size());
+  }
   std::copy(digest.begin(), digest.end(), blob.header.id_digest.begin());
+  if (!reader.ReadField(1, &blob.header.provider)) {
+    return Truncated("provider", reader, bytes.size());
+  }
+  if (!reader.ReadField(2, &blob.header.key_id)) {
+    return Truncated("key id", reader, bytes.size());
+  }
+  if (!reader.ReadField(2, &blob.key_version)) {
+    return Truncated("key version", reader, bytes.size());
+  }
+  if (!reader.ReadField(4, &blob.wrapped)) {
+    return Truncated("wrapped", reader, bytes.size());
+  }
   if (blob.header.algorithm == BlobAlgorithm::kLocalAeadLayer &&
       !reader.ReadField(4, &blob.layer)) {
-    return Truncated(reader, bytes.size());
+    return Truncated("layer", reader, bytes.size());
   }
   if (reader.remaining() != 0) {
-    return absl::DataLossError(StrCat("blob has ", reader.remaining(),
-                                      " unexpected bytes after its end"));
+    return absl::DataLossError(StrCat(
+        "blob has ", reader.remaining(),
+        reader.remaining() == 1 ? " unexpected byte" : " unexpected bytes",
+        " after its last field"));
   }
   return blob;
 }

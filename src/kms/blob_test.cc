@@ -29,10 +29,18 @@ TEST(ParseBlob, RejectsEveryTruncation) {
   }
 }
 
+TEST(ParseBlob, TruncationNamesField) {
+  EXPECT_THAT(ParseBlob(""), StatusIs(absl::StatusCode::kDataLoss,
+                                      HasSubstr("inside the magic field")));
+  EXPECT_THAT(ParseBlob(GoldenBlob().substr(0, 100)),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("inside the wrapped field")));
+}
+
 TEST(ParseBlob, RejectsTrailingBytes) {
-  EXPECT_THAT(
-      ParseBlob(GoldenBlob() + "x"),
-      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("1 unexpected bytes")));
+  EXPECT_THAT(ParseBlob(GoldenBlob() + "x"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("1 unexpected byte after")));
 }
 
 TEST(ParseBlob, RejectsMissingMagic) {

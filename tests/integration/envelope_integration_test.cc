@@ -63,6 +63,22 @@ TEST_F(EnvelopeIntegrationTest, KekGenerateWritesPrivateFileOnce) {
   EXPECT_EQ(Dekms({"kek", "generate", "--help"}).exit_code, 0);
 }
 
+TEST_F(EnvelopeIntegrationTest, FingerprintMatchesKekInErrors) {
+  const ProcessResult fingerprint = Dekms({"kek", "fingerprint", kek_});
+  ASSERT_EQ(fingerprint.exit_code, 0) << fingerprint.stderr_text;
+  ASSERT_THAT(fingerprint.stdout_text, ::testing::StartsWith("sha256:"));
+  const std::string key_id =
+      fingerprint.stdout_text.substr(0, fingerprint.stdout_text.size() - 1);
+
+  ASSERT_EQ(Dekms(Get("disk")).exit_code, 0);
+  const std::string other = dir_ + "/other-kek";
+  ASSERT_EQ(Dekms({"kek", "generate", "--out", other}).exit_code, 0);
+  const ProcessResult read =
+      Dekms({"get", "disk", "--kms-uri", "kms://local?keyFile=" + other,
+             "--storage-uri", "storage://file?path=" + blobs_});
+  EXPECT_THAT(read.stderr_text, HasSubstr(key_id));
+}
+
 TEST_F(EnvelopeIntegrationTest, FourProcessesAgreeOnNewId) {
   constexpr int kProcesses = 4;
   std::vector<std::unique_ptr<Subprocess>> processes;
@@ -89,8 +105,11 @@ TEST_F(EnvelopeIntegrationTest, FourProcessesAgreeOnNewId) {
 
 TEST_F(EnvelopeIntegrationTest, ServiceAndLocalGetAgree) {
   std::string address;
-  auto server = StartServer(Backend(), &address);
+  std::vector<std::string> serve_args = Backend();
+  serve_args.insert(serve_args.end(), {"--cache-ttl", "60"});
+  auto server = StartServer(serve_args, &address);
   ASSERT_NE(server, nullptr);
+  EXPECT_THAT(server->stderr_text(), HasSubstr("DEK cache: 1m time-to-live"));
 
   const ProcessResult first = Dekms({"get", "disk-1", "--server", address});
   const ProcessResult second = Dekms({"get", "disk-1", "--server", address});
