@@ -36,7 +36,7 @@ class KeyServer {
 
   // Starts serving `key_manager` on `listen_address`, which takes gRPC's
   // forms: "127.0.0.1:9000", "[::1]:9000", "unix:/path/to/socket". Port 0
-  // picks a free port; address() then tells which. Fails with
+  // picks a free port; address() then returns it. Fails with
   // kInvalidArgument for another form or a port above 65535, and with
   // kUnavailable when the address cannot be bound, for example because
   // another process listens there.

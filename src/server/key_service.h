@@ -18,8 +18,8 @@ namespace dekms::internal {
 // master secret yields the same disk keys.
 inline constexpr std::string_view kDataKeyIdPrefix = "key-";
 
-// Longest data_key_id the service accepts, so that the prefixed ID stays
-// within kMaxDekIdBytes.
+// Maximum length of a data_key_id, so that the prefixed ID stays within
+// kMaxDekIdBytes.
 inline constexpr size_t kMaxDataKeyIdBytes =
     kMaxDekIdBytes - kDataKeyIdPrefix.size();
 
@@ -38,9 +38,9 @@ inline constexpr size_t kMaxDataKeyIdBytes =
 // message.
 [[nodiscard]] absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// The kms.API gRPC service: validates each request, asks the KeyManager for
-// the DEK of "key-" + data_key_id, and logs one line per request (ID, length,
-// status, latency; never key material). Thread-safe.
+// The kms.API gRPC service: validates each request, requests from the
+// KeyManager the DEK of "key-" + data_key_id, and logs one line per request
+// (ID, length, status, latency; never key material). Thread-safe.
 class KeyService final : public kms::API::Service {
  public:
   explicit KeyService(std::shared_ptr<KeyManager> key_manager);
