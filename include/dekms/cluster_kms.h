@@ -20,9 +20,9 @@ class HkdfSha256;
 //   DEK = HKDF-SHA256(IKM = master secret, salt, info = DEK ID, L = length)
 //
 // This is the derivation of Constellation's cluster KMS, byte for byte, so a
-// Constellation master secret yields the same DEKs here. Note that
-// Constellation's key service prefixes IDs with "key-" before deriving; this
-// class does not, and the gRPC key service in dekms adds the prefix itself.
+// Constellation master secret yields the same DEKs here. Constellation's key
+// service prefixes IDs with "key-" before deriving. This class adds no
+// prefix, so the gRPC key service in dekms adds it itself.
 //
 // HKDF-Extract runs once in Create(); each GetDek() runs only HKDF-Expand.
 // Thread-safe. Not copyable or movable; hold it by pointer.

@@ -32,9 +32,10 @@
 //
 // Query values are form-decoded exactly once: "%XX" becomes the byte 0xXX
 // and "+" a space. Credentials (accessKeyID with accessKey, tenantID with
-// clientID and clientSecret, credentialsPath) may be left out, and the
-// cloud's usual credential discovery then applies. docs/uris.md lists every
-// parameter.
+// clientID and clientSecret, credentialsPath) may be left out.
+// TODO: the cloud backends are not built yet; they are to fall back to the
+// cloud's usual credential discovery when credentials are left out.
+// docs/uris.md lists every parameter.
 namespace dekms {
 
 // kms://cluster-kms: DEKs derived from a master secret and salt.

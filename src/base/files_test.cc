@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "src/crypto/aead.h"
 #include "src/crypto/encoding.h"
 #include "tests/testing/child_processes.h"
 #include "tests/testing/status_matchers.h"
@@ -29,10 +30,6 @@ class FilesTest : public ::dekms::testing::TempDirTest {
       names.push_back(entry.path().filename().string());
     }
     return names;
-  }
-
-  static std::span<const uint8_t> Bytes(std::string_view text) {
-    return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
   }
 };
 
@@ -56,8 +53,8 @@ TEST_F(FilesTest, ReadRejectsDirectory) {
 
 TEST_F(FilesTest, CreateNeverOverwrites) {
   const std::string path = dir_ + "/secret";
-  ASSERT_THAT(CreateFileAtomically(path, Bytes("first"), 0600), IsOk());
-  EXPECT_THAT(CreateFileAtomically(path, Bytes("second"), 0600),
+  ASSERT_THAT(CreateFileAtomically(path, AsBytes("first"), 0600), IsOk());
+  EXPECT_THAT(CreateFileAtomically(path, AsBytes("second"), 0600),
               StatusIs(absl::StatusCode::kAlreadyExists));
   auto contents = ReadFileToSecret(path, 100);
   ASSERT_THAT(contents, IsOk());
@@ -68,7 +65,7 @@ TEST_F(FilesTest, CreateNeverOverwrites) {
 TEST_F(FilesTest, CreateSetsModeDespiteUmask) {
   const mode_t old_umask = umask(0);
   const std::string path = dir_ + "/secret";
-  ASSERT_THAT(CreateFileAtomically(path, Bytes("x"), 0600), IsOk());
+  ASSERT_THAT(CreateFileAtomically(path, AsBytes("x"), 0600), IsOk());
   umask(old_umask);
   struct stat info {};
   ASSERT_EQ(stat(path.c_str(), &info), 0);
@@ -76,20 +73,20 @@ TEST_F(FilesTest, CreateSetsModeDespiteUmask) {
 }
 
 TEST_F(FilesTest, CreateInMissingDirectoryFails) {
-  EXPECT_THAT(CreateFileAtomically(dir_ + "/no/such/file", Bytes("x"), 0600),
+  EXPECT_THAT(CreateFileAtomically(dir_ + "/no/such/file", AsBytes("x"), 0600),
               StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(FilesTest, ConcurrentCreatesLeaveOneWinner) {
   // Several processes race to create the same file; exactly one succeeds,
-  // and the file holds that one's contents in full.
+  // and the file contains that one's contents in full.
   const std::string path = dir_ + "/race";
   constexpr int kProcesses = 4;
   const std::vector<int> exit_codes =
       ::dekms::testing::RunInChildProcesses(kProcesses, [&](int i) {
         const std::string contents(4096, static_cast<char>('a' + i));
         const absl::Status status =
-            CreateFileAtomically(path, Bytes(contents), 0600);
+            CreateFileAtomically(path, AsBytes(contents), 0600);
         if (status.ok()) return 0;
         return status.code() == absl::StatusCode::kAlreadyExists ? 1 : 2;
       });

@@ -29,7 +29,7 @@ inline constexpr size_t kGeneratedSaltBytes = 32;
     const std::string& path, const ClusterKmsConfig& secret);
 
 // Reads a master secret file. Fails with kInvalidArgument naming the path
-// when it is not valid JSON, lacks "key" or "salt", or holds invalid base64.
+// when it is not valid JSON, lacks "key" or "salt", or contains invalid base64.
 [[nodiscard]] absl::StatusOr<ClusterKmsConfig> ReadMasterSecretFile(
     const std::string& path);
 

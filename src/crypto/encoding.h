@@ -24,10 +24,10 @@ enum class Base64Alphabet {
                                        Base64Alphabet alphabet);
 
 // Decodes base64 in `alphabet`, with or without '=' padding. Fails with
-// kInvalidArgument, naming `what` and the offset of the first invalid
-// character, on a character outside the alphabet, on padding that is not at
-// the end or does not complete the last group, or on a length that no
-// encoding produces.
+// kInvalidArgument on a character outside the alphabet, on padding that is
+// not at the end or does not complete the last group, or on a length that no
+// encoding produces. The message names `what` and, for a bad character, its
+// offset.
 [[nodiscard]] absl::StatusOr<SecretBytes> DecodeBase64(std::string_view text,
                                                        Base64Alphabet alphabet,
                                                        std::string_view what);

@@ -37,8 +37,8 @@ struct HmacSha256State;
 class HkdfSha256 {
  public:
   // Runs HKDF-Extract. `salt` may be empty, which RFC 5869 treats as 32 zero
-  // bytes. Never fails for valid spans; the StatusOr leaves room for an
-  // OpenSSL that refuses SHA-256.
+  // bytes. The current implementation always returns OK; the StatusOr keeps
+  // the signature stable for an implementation that can fail.
   [[nodiscard]] static absl::StatusOr<HkdfSha256> Create(
       std::span<const uint8_t> ikm, std::span<const uint8_t> salt);
 

@@ -54,7 +54,7 @@ bool SecretBytes::Equals(const SecretBytes& other) const {
 
 void SecretBytes::Wipe() noexcept {
   // Moving the unique_ptr hands the same allocation to the new owner, so a
-  // moved-from object holds no bytes and needs no wipe of its own.
+  // moved-from object owns no bytes and needs no wipe of its own.
   if (data_ != nullptr) {
     OPENSSL_cleanse(data_.get(), size_);
     data_.reset();

@@ -15,7 +15,7 @@ inline constexpr size_t kLocalKekBytes = 32;
 // KEK provider for kms://local?keyFile=PATH: AES-256-GCM under a 32-byte key
 // read from a file. The key id recorded in blobs is a fingerprint of the key
 // ("sha256:" and the first 16 bytes of SHA-256 over a fixed label and the
-// key, in hex), which tells key files apart without revealing the key.
+// key, in hex), which distinguishes key files without revealing the key.
 class LocalKekProvider final : public KekProvider {
  public:
   // Loads the key file at `path`. Fails with kInvalidArgument when it is not

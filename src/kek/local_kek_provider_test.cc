@@ -9,6 +9,7 @@
 #include "tests/testdata/golden_blob.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_bytes.h"
 
 namespace dekms::internal {
 namespace {
@@ -17,12 +18,6 @@ using ::dekms::testing::IsOk;
 using ::dekms::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-std::string KekBytes(char first) {
-  std::string key;
-  for (int i = 0; i < 32; ++i) key.push_back(static_cast<char>(first + i));
-  return key;
-}
 
 class LocalKekProviderTest : public ::dekms::testing::TempDirTest {
  protected:
@@ -52,7 +47,8 @@ TEST_F(LocalKekProviderTest, RejectsWrongSize) {
 
 TEST_F(LocalKekProviderTest, RejectsGroupOrOtherAccess) {
   for (const mode_t mode : {0640, 0604, 0620, 0644, 0660}) {
-    const std::string path = WriteKey("key", KekBytes('a'), mode);
+    const std::string path =
+        WriteKey("key", ::dekms::testing::SequentialBytes('a'), mode);
     EXPECT_THAT(LocalKekProvider::Create(path),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("run chmod 600")))
@@ -66,7 +62,8 @@ TEST_F(LocalKekProviderTest, RejectsDirectory) {
 }
 
 TEST_F(LocalKekProviderTest, KeyIdIsFingerprintNotKey) {
-  auto provider = LocalKekProvider::Create(WriteKey("key", KekBytes(0x40)));
+  auto provider = LocalKekProvider::Create(
+      WriteKey("key", ::dekms::testing::SequentialBytes(0x40)));
   ASSERT_THAT(provider, IsOk());
   // Computed with Python's hashlib over the label and key bytes 40..5f.
   EXPECT_EQ((*provider)->KeyId(), ::dekms::testing::kGoldenBlobKeyId);
@@ -75,8 +72,10 @@ TEST_F(LocalKekProviderTest, KeyIdIsFingerprintNotKey) {
 }
 
 TEST_F(LocalKekProviderTest, OtherKeyCannotUnwrap) {
-  auto first = LocalKekProvider::Create(WriteKey("a", KekBytes('a')));
-  auto second = LocalKekProvider::Create(WriteKey("b", KekBytes('b')));
+  auto first = LocalKekProvider::Create(
+      WriteKey("a", ::dekms::testing::SequentialBytes('a')));
+  auto second = LocalKekProvider::Create(
+      WriteKey("b", ::dekms::testing::SequentialBytes('b')));
   ASSERT_THAT(first, IsOk());
   ASSERT_THAT(second, IsOk());
   EXPECT_NE((*first)->KeyId(), (*second)->KeyId());

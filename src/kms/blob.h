@@ -66,8 +66,8 @@ struct Blob {
 [[nodiscard]] std::string SerializeBlob(const Blob& blob);
 
 // Parses a blob. Fails with kDataLoss when it is truncated, has trailing
-// bytes, lacks the magic, or has an unknown version or algorithm; the
-// message says which.
+// bytes, lacks the magic, or has an unknown version or algorithm. The
+// message names the problem and the field.
 [[nodiscard]] absl::StatusOr<Blob> ParseBlob(std::string_view bytes);
 
 }  // namespace dekms::internal

@@ -89,7 +89,7 @@ TEST(ClusterKms, AcceptsLimits) {
   EXPECT_EQ(dek->size(), kMaxDekLengthBytes);
 }
 
-// Known answers computed with Python's hmac module for master secret
+// Expected DEKs computed with Python's hmac module for master secret
 // 00 01 .. 1f and salt 20 21 .. 3f; the IDs carry the "key-" prefix that
 // the key service adds.
 TEST(ClusterKms, MatchesKnownAnswers) {

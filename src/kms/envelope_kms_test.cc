@@ -16,6 +16,7 @@
 #include "tests/testdata/golden_blob.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_bytes.h"
 
 namespace dekms::internal {
 namespace {
@@ -25,12 +26,6 @@ using ::dekms::testing::IsOk;
 using ::dekms::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::string KekBytes(int first) {
-  std::string key;
-  for (int i = 0; i < 32; ++i) key.push_back(static_cast<char>(first + i));
-  return key;
-}
 
 std::string Hex(const SecretBytes& bytes) {
   return std::string(RevealAsText(EncodeHex(bytes.Reveal())));
@@ -70,7 +65,8 @@ class EnvelopeKmsTest : public ::dekms::testing::TempDirTest {
   }
 
   std::shared_ptr<KekProvider> LoadKek(const std::string& name, int first) {
-    const std::string path = WriteFile(name, KekBytes(first));
+    const std::string path =
+        WriteFile(name, ::dekms::testing::SequentialBytes(first));
     EXPECT_EQ(chmod(path.c_str(), 0600), 0);
     auto kek = LocalKekProvider::Create(path);
     EXPECT_THAT(kek, IsOk());
@@ -318,7 +314,8 @@ TEST_F(EnvelopeKmsTest, LayerAlgorithmBindsIdForProvidersWithoutData) {
 }
 
 TEST_F(EnvelopeKmsTest, ConcurrentCallersShareOneRoundTrip) {
-  // A slow store keeps the first round trip open while every thread asks.
+  // A slow store keeps the first round trip open while every thread
+  // requests the same ID.
   store_->DelayGets(absl::Milliseconds(300));
   auto kms = NewKms();
   constexpr int kThreads = 32;

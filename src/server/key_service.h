@@ -38,9 +38,9 @@ inline constexpr size_t kMaxDataKeyIdBytes =
 // message.
 [[nodiscard]] absl::Status FromGrpcStatus(const grpc::Status& status);
 
-// The kms.API gRPC service: validates each request, requests from the
-// KeyManager the DEK of "key-" + data_key_id, and logs one line per request
-// (ID, length, status, latency; never key material). Thread-safe.
+// The kms.API gRPC service. It validates each request and gets the DEK of
+// "key-" + data_key_id from the KeyManager. It logs one line per request with
+// ID, length, status and latency, never key material. Thread-safe.
 class KeyService final : public kms::API::Service {
  public:
   explicit KeyService(std::shared_ptr<KeyManager> key_manager);

@@ -197,6 +197,7 @@ TEST_F(KeyServiceTest, HealthServiceReportsServing) {
   grpc::Slice empty_message{std::string()};
   grpc::ByteBuffer request(&empty_message, 1);
   grpc::ByteBuffer response;
+
   grpc::Status status;
   std::mutex mu;
   std::condition_variable cv;
@@ -212,6 +213,7 @@ TEST_F(KeyServiceTest, HealthServiceReportsServing) {
   std::unique_lock<std::mutex> lock(mu);
   cv.wait(lock, [&] { return done; });
   ASSERT_TRUE(status.ok()) << status.error_message();
+
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;

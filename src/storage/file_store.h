@@ -34,7 +34,7 @@ class FileStore final : public Store {
   absl::Status Create(std::string_view id, std::string_view blob) override;
   std::string_view Kind() const override { return "file"; }
 
-  // Returns the path of the file that holds the blob of `id`.
+  // Returns the path of the file that contains the blob of `id`.
   [[nodiscard]] std::string PathFor(std::string_view id) const;
 
  private:

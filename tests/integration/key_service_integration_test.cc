@@ -44,7 +44,7 @@ TEST_F(KeyServiceIntegrationTest, GetFromServerEqualsLocalDerivation) {
     EXPECT_EQ(remote.stdout_text, local.stdout_text) << length;
   }
 
-  // Known answer: master secret 00..1f, salt 20..3f, ID "key-disk-1".
+  // Expected DEK: master secret 00..1f, salt 20..3f, ID "key-disk-1".
   const ProcessResult known = Dekms({"get", "disk-1", "--server", address});
   EXPECT_EQ(
       known.stdout_text,
