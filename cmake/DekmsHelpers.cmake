@@ -56,6 +56,10 @@ function(dekms_cc_test)
                                                ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gmock
                                           GTest::gtest_main)
+  # Tests find the emulators, oracles and test data through these.
+  target_compile_definitions(${target} PRIVATE
+      DEKMS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+      DEKMS_TEST_PYTHON="${DEKMS_TEST_PYTHON}")
   add_test(NAME ${ARG_NAME} COMMAND ${target})
   set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT 300)
   if(ARG_LABELS)

@@ -1,0 +1,128 @@
+#include "src/cloud/http.h"
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "src/base/str_cat.h"
+#include "src/crypto/encoding.h"
+
+namespace dekms::internal {
+namespace {
+
+// Provider messages are shown to operators; a long one is cut here.
+constexpr size_t kMaxProviderMessageChars = 300;
+
+void WipeHeaders(std::vector<HttpHeader>& headers) {
+  for (HttpHeader& header : headers) {
+    WipeString(header.value);
+  }
+}
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxProviderMessageChars + 3));
+  for (char c : text) {
+    if (out.size() >= kMaxProviderMessageChars) {
+      out += "...";
+      break;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    out += (byte < 0x20 || byte == 0x7f) ? ' ' : c;
+  }
+  return out;
+}
+
+absl::StatusCode CodeForHttpStatus(int status) {
+  switch (status) {
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 409:
+      return absl::StatusCode::kAborted;
+    case 412:
+      return absl::StatusCode::kFailedPrecondition;
+    case 429:
+      return absl::StatusCode::kResourceExhausted;
+    default:
+      break;
+  }
+  if (status >= 500 && status <= 599) {
+    return absl::StatusCode::kUnavailable;
+  }
+  return absl::StatusCode::kUnknown;
+}
+
+}  // namespace
+
+bool HeaderNameEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return absl::ascii_tolower(static_cast<unsigned char>(x)) ==
+                  absl::ascii_tolower(static_cast<unsigned char>(y));
+         });
+}
+
+HttpRequest::~HttpRequest() { WipeHeaders(headers); }
+
+void HttpRequest::SetHeader(std::string_view name, std::string_view value) {
+  for (HttpHeader& header : headers) {
+    if (HeaderNameEquals(header.name, name)) {
+      WipeString(header.value);
+      header.value = std::string(value);
+      return;
+    }
+  }
+  headers.push_back({std::string(name), std::string(value)});
+}
+
+HttpResponse::~HttpResponse() { WipeHeaders(headers); }
+
+const std::string* HttpResponse::FindHeader(std::string_view name) const {
+  for (const HttpHeader& header : headers) {
+    if (HeaderNameEquals(header.name, name)) {
+      return &header.value;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view HttpResponse::BodyText() const { return RevealAsText(body); }
+
+absl::Status ProviderErrorToStatus(const ProviderError& error,
+                                   std::optional<absl::StatusCode> code) {
+  std::string message = StrCat(error.service, " ", error.operation,
+                               " failed: HTTP ", error.http_status);
+  if (!error.code.empty()) {
+    message += StrCat(" ", Printable(error.code));
+  }
+  if (!error.message.empty()) {
+    message += StrCat(": ", Printable(error.message));
+  }
+  if (!error.request_id.empty()) {
+    message += StrCat(" (request id ", Printable(error.request_id), ")");
+  }
+  return {code.value_or(CodeForHttpStatus(error.http_status)), message};
+}
+
+std::string UrlOrigin(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return "(malformed URL)";
+  }
+  const size_t authority_end = url.find_first_of("/?#", scheme_end + 3);
+  std::string_view origin = url.substr(0, authority_end);
+  // Drop any user information: it could carry a password.
+  const size_t at = origin.find('@', scheme_end + 3);
+  if (at != std::string_view::npos) {
+    return StrCat(origin.substr(0, scheme_end + 3), origin.substr(at + 1));
+  }
+  return std::string(origin);
+}
+
+}  // namespace dekms::internal
