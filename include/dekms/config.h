@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -49,7 +50,13 @@ struct AwsKmsConfig {
   std::string region;
   std::string access_key_id;  // Empty: credential discovery.
   SecretBytes access_key;     // Empty exactly when access_key_id is.
+  SecretBytes session_token;  // Only with an access key (dekms only).
+  // Key id, key ARN, alias name ("alias/x") or alias ARN.
   std::string key_name;
+  // Base URL of the KMS API, such as "http://127.0.0.1:4566"; empty means
+  // AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, then AWS's regional endpoint
+  // (dekms only).
+  std::string endpoint;
 };
 
 // kms://azure: a KEK in Azure Key Vault or Managed HSM.
@@ -94,6 +101,15 @@ struct AwsS3StoreConfig {
   std::string region;
   std::string access_key_id;  // Empty: credential discovery.
   SecretBytes access_key;     // Empty exactly when access_key_id is.
+  SecretBytes session_token;  // Only with an access key (dekms only).
+  // Base URL of an S3 or S3-compatible API; empty means
+  // AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, then AWS's regional endpoint
+  // (dekms only).
+  std::string endpoint;
+  // Addresses buckets as "ENDPOINT/BUCKET/KEY" rather than
+  // "BUCKET.ENDPOINT/KEY". Most S3-compatible stores need it; it is on
+  // by default when an endpoint is set (dekms only).
+  std::optional<bool> force_path_style;
 };
 
 // storage://azure: Azure Blob Storage.

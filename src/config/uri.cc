@@ -216,6 +216,7 @@ absl::StatusOr<SecretBytes> TakeBase64Url(ParsedUri& parsed,
 }
 
 absl::Status CheckBothOrNeither(const std::string& id, const SecretBytes& key,
+                                const SecretBytes& session_token,
                                 std::string_view label) {
   if (id.empty() != key.empty()) {
     return absl::InvalidArgumentError(
@@ -223,7 +224,60 @@ absl::Status CheckBothOrNeither(const std::string& id, const SecretBytes& key,
                " URI sets only one of \"accessKeyID\" and \"accessKey\"; give "
                "both, or neither to use the AWS credential chain"));
   }
+  if (!session_token.empty() && id.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat(label,
+               " URI sets \"sessionToken\" without \"accessKeyID\" and "
+               "\"accessKey\"; a session token belongs to temporary "
+               "credentials, so give all three"));
+  }
   return absl::OkStatus();
+}
+
+// Checks an "endpoint" parameter: an http or https base URL with a host and
+// nothing after the path.
+absl::Status CheckEndpoint(std::string_view endpoint, std::string_view label) {
+  if (endpoint.empty()) {
+    return absl::OkStatus();
+  }
+  std::string_view rest = endpoint;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return absl::InvalidArgumentError(
+        StrCat("parameter \"endpoint\" of ", label,
+               " URI must start with https:// or http://, such as "
+               "https://s3.example.com or http://127.0.0.1:9000"));
+  }
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty() || authority.find('@') != std::string_view::npos ||
+      rest.find_first_of("?#") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("parameter \"endpoint\" of ", label,
+               " URI must be a base URL with a host and no user name, query "
+               "or fragment, such as https://s3.example.com"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<bool>> TakeBool(ParsedUri& parsed,
+                                             std::string_view name,
+                                             std::string_view label) {
+  if (!parsed.params.contains(std::string(name))) {
+    return std::nullopt;
+  }
+  const std::string value = TakeString(parsed, name);
+  if (value == "true") {
+    return true;
+  }
+  if (value == "false") {
+    return false;
+  }
+  return absl::InvalidArgumentError(StrCat("parameter ", internal::Quote(name),
+                                           " of ", label,
+                                           " URI must be true or false"));
 }
 
 absl::Status CheckAzureCredentials(const std::string& tenant_id,
@@ -270,7 +324,7 @@ struct UriFields {
   std::vector<SecretBytes> owned;
 
   UriFields() {
-    // No URI form has more than six parameters. Reserving up front also
+    // No URI form has more than seven parameters. Reserving up front also
     // keeps g++ 12 at -O3 from a false -Wstringop-overflow report inside
     // std::vector's growth path.
     fields.reserve(8);
@@ -307,7 +361,9 @@ UriFields FieldsOf(const KmsConfig& config) {
           uri.Add("region", c.region, false);
           uri.Add("accessKeyID", c.access_key_id, false);
           uri.Add("accessKey", c.access_key);
+          uri.Add("sessionToken", c.session_token);
           uri.Add("keyName", c.key_name, false);
+          uri.Add("endpoint", c.endpoint, false);
         } else if constexpr (std::is_same_v<T, AzureKmsConfig>) {
           uri.host = "azure";
           uri.Add("tenantID", c.tenant_id, false);
@@ -349,6 +405,12 @@ UriFields FieldsOf(const StorageConfig& config) {
           uri.Add("region", c.region, false);
           uri.Add("accessKeyID", c.access_key_id, false);
           uri.Add("accessKey", c.access_key);
+          uri.Add("sessionToken", c.session_token);
+          uri.Add("endpoint", c.endpoint, false);
+          if (c.force_path_style.has_value()) {
+            uri.Add("forcePathStyle", *c.force_path_style ? "true" : "false",
+                    false);
+          }
         } else if constexpr (std::is_same_v<T, AzureBlobStoreConfig>) {
           uri.host = "azure";
           uri.Add("account", c.account, false);
@@ -429,14 +491,19 @@ absl::StatusOr<KmsConfig> ParseKmsUri(std::string_view uri) {
                                       {{"region", true},
                                        {"accessKeyID", false},
                                        {"accessKey", false},
-                                       {"keyName", true}}));
+                                       {"sessionToken", false},
+                                       {"keyName", true},
+                                       {"endpoint", false}}));
     AwsKmsConfig config;
     config.region = TakeString(parsed, "region");
     config.access_key_id = TakeString(parsed, "accessKeyID");
     config.access_key = TakeSecret(parsed, "accessKey");
+    config.session_token = TakeSecret(parsed, "sessionToken");
     config.key_name = TakeString(parsed, "keyName");
-    DEKMS_RETURN_IF_ERROR(
-        CheckBothOrNeither(config.access_key_id, config.access_key, kLabel));
+    config.endpoint = TakeString(parsed, "endpoint");
+    DEKMS_RETURN_IF_ERROR(CheckBothOrNeither(
+        config.access_key_id, config.access_key, config.session_token, kLabel));
+    DEKMS_RETURN_IF_ERROR(CheckEndpoint(config.endpoint, kLabel));
     return config;
   }
   if (parsed.host == "azure") {
@@ -504,14 +571,22 @@ absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
                                       {{"bucket", true},
                                        {"region", true},
                                        {"accessKeyID", false},
-                                       {"accessKey", false}}));
+                                       {"accessKey", false},
+                                       {"sessionToken", false},
+                                       {"endpoint", false},
+                                       {"forcePathStyle", false}}));
     AwsS3StoreConfig config;
     config.bucket = TakeString(parsed, "bucket");
     config.region = TakeString(parsed, "region");
     config.access_key_id = TakeString(parsed, "accessKeyID");
     config.access_key = TakeSecret(parsed, "accessKey");
-    DEKMS_RETURN_IF_ERROR(
-        CheckBothOrNeither(config.access_key_id, config.access_key, kLabel));
+    config.session_token = TakeSecret(parsed, "sessionToken");
+    config.endpoint = TakeString(parsed, "endpoint");
+    DEKMS_ASSIGN_OR_RETURN(config.force_path_style,
+                           TakeBool(parsed, "forcePathStyle", kLabel));
+    DEKMS_RETURN_IF_ERROR(CheckBothOrNeither(
+        config.access_key_id, config.access_key, config.session_token, kLabel));
+    DEKMS_RETURN_IF_ERROR(CheckEndpoint(config.endpoint, kLabel));
     return config;
   }
   if (parsed.host == "azure") {

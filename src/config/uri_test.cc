@@ -2,6 +2,7 @@
 
 #include "dekms/config.h"
 #include "gtest/gtest.h"
+#include "src/base/str_cat.h"
 #include "src/crypto/encoding.h"
 #include "tests/testing/status_matchers.h"
 
@@ -66,7 +67,7 @@ TEST(ParseUri, RejectsUnknownParameter) {
   ExpectRejected("kms://aws?region=r&keyName=k&endpont=x",
                  "unknown parameter \"endpont\" in kms://aws URI; the "
                  "accepted parameters are region, accessKeyID, accessKey, "
-                 "keyName");
+                 "sessionToken, keyName, endpoint");
   ExpectRejected("storage://no-store?bucket=b", "accepted parameters are none");
   // Parameter names are case-sensitive, as in Constellation.
   ExpectRejected("kms://aws?Region=r&keyName=k",
@@ -207,6 +208,49 @@ TEST(ParseAwsUri, CredentialsAreOptional) {
   EXPECT_TRUE(std::get<AwsKmsConfig>(*parsed).access_key.empty());
 }
 
+TEST(ParseAwsUri, ReadsDekmsExtensions) {
+  auto kms = ParseKmsUri(
+      "kms://aws?region=r&keyName=k&accessKeyID=A&accessKey=S&sessionToken="
+      "T%2B1&endpoint=http%3A%2F%2F127.0.0.1%3A4566");
+  ASSERT_THAT(kms, IsOk());
+  const auto& kms_config = std::get<AwsKmsConfig>(*kms);
+  EXPECT_EQ(Text(kms_config.session_token), "T+1");
+  EXPECT_EQ(kms_config.endpoint, "http://127.0.0.1:4566");
+
+  auto s3 = ParseStorageUri(
+      "storage://aws?bucket=b&region=r&endpoint=https%3A%2F%2Fs3.example.com"
+      "&forcePathStyle=false");
+  ASSERT_THAT(s3, IsOk());
+  const auto& s3_config = std::get<AwsS3StoreConfig>(*s3);
+  EXPECT_EQ(s3_config.endpoint, "https://s3.example.com");
+  EXPECT_EQ(s3_config.force_path_style, false);
+  auto plain = ParseStorageUri("storage://aws?bucket=b&region=r");
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_FALSE(std::get<AwsS3StoreConfig>(*plain).force_path_style.has_value());
+}
+
+TEST(ParseAwsUri, RejectsBadExtensions) {
+  EXPECT_THAT(ParseKmsUri("kms://aws?region=r&keyName=k&sessionToken=T"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("\"sessionToken\" without")));
+  EXPECT_THAT(
+      ParseKmsUri("kms://aws?region=r&keyName=k&endpoint=ftp%3A%2F%2Fx"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("must start with https:// or http://")));
+  for (const char* endpoint : {"http%3A%2F%2F", "http%3A%2F%2Fu%3Ap%40host",
+                               "http%3A%2F%2Fh%2F%3Fq"}) {
+    EXPECT_THAT(ParseStorageUri(StrCat("storage://aws?bucket=b&region=r&",
+                                       "endpoint=", endpoint)),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("must be a base URL")))
+        << endpoint;
+  }
+  EXPECT_THAT(
+      ParseStorageUri("storage://aws?bucket=b&region=r&forcePathStyle=yes"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("must be true or false")));
+}
+
 TEST(ParseUri, PlusDecodesToSpace) {
   auto parsed = ParseKmsUri("kms://aws?region=r&keyName=my+key");
   ASSERT_THAT(parsed, IsOk());
@@ -239,6 +283,8 @@ TEST(EncodeUri, EveryFormRoundTrips) {
       "kms://cluster-kms?key=AAECAwQFBgcICQoLDA0ODw%3D%3D&salt=ICEi",
       "kms://aws?region=r&keyName=k",
       "kms://aws?region=r&accessKeyID=i&accessKey=s%2B%2F%3D%26%25&keyName=k",
+      "kms://aws?region=r&accessKeyID=i&accessKey=s&sessionToken=t%2B&"
+      "keyName=k&endpoint=http%3A%2F%2F127.0.0.1%3A1",
       "kms://azure?tenantID=t&clientID=c&clientSecret=s%26x&vaultName=v&"
       "vaultType=vault.azure.net&keyName=k",
       "kms://azure?vaultName=v&vaultType=managedhsm.azure.net&keyName=k",
@@ -261,6 +307,8 @@ TEST(EncodeUri, EveryFormRoundTrips) {
       "storage://memory",
       "storage://aws?bucket=b&region=r",
       "storage://aws?bucket=b&region=r&accessKeyID=i&accessKey=s%2B",
+      "storage://aws?bucket=b&region=r&endpoint=http%3A%2F%2Fh&"
+      "forcePathStyle=true",
       "storage://azure?account=a&container=c",
       "storage://azure?account=a&container=c&tenantID=t&clientID=c&"
       "clientSecret=s",
@@ -287,6 +335,13 @@ TEST(RedactedUri, HidesEverySecret) {
   ASSERT_THAT(aws, IsOk());
   EXPECT_EQ(RedactedKmsUri(*aws),
             "kms://aws?region=r&accessKeyID=AKIA&accessKey=REDACTED&keyName=k");
+  auto session = ParseKmsUri(
+      "kms://aws?region=r&accessKeyID=AKIA&accessKey=topsecret&sessionToken="
+      "tokensecret&keyName=k");
+  ASSERT_THAT(session, IsOk());
+  EXPECT_THAT(
+      RedactedKmsUri(*session),
+      AllOf(HasSubstr("sessionToken=REDACTED"), Not(HasSubstr("tokensecret"))));
 
   auto azure = ParseStorageUri(
       "storage://azure?account=a&container=c&tenantID=t&clientID=c&"
