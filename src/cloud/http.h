@@ -32,7 +32,7 @@ struct HttpRequest {
   // (compared case-insensitively).
   void SetHeader(std::string_view name, std::string_view value);
 
-  std::string method;  // "GET", "PUT", "POST" or "HEAD".
+  std::string method;  // "GET", "HEAD", "PUT", "POST" or "DELETE".
   // Absolute URL, already percent-encoded exactly as it goes on the wire.
   std::string url;
   // Sent as given, in this order. The transport adds Content-Length and
@@ -41,6 +41,12 @@ struct HttpRequest {
   std::vector<HttpHeader> headers;
   // May hold key material (a KMS Encrypt body), hence SecretBytes.
   SecretBytes body;
+  // False for a request that must not reach the server twice, such as a
+  // conditional create. The transport then sends it on a new connection:
+  // libcurl silently sends a request again when a reused connection turns
+  // out to be closed, and for such a request that second copy would be a
+  // blind second write.
+  bool idempotent = true;
 };
 
 struct HttpResponse {

@@ -89,6 +89,7 @@ absl::StatusOr<HttpResponse> SendWithRetries(
     if (!request.ok()) {
       return request.status();
     }
+    request->idempotent = idempotent;
     const absl::Time attempt_deadline =
         std::min(overall_deadline, now() + policy.attempt_timeout);
     absl::StatusOr<HttpResponse> result =

@@ -9,9 +9,12 @@ to stderr once it accepts connections. Paths choose the behaviour:
   /bytes/N            200 with N bytes of "x"
   /slow/MS            waits MS milliseconds, then answers 200
   /reset              closes the connection without answering
+  /reset-count/KEY    counts the request for KEY, then resets as /reset
   /flaky/KEY/N/CODE   answers CODE to the first N requests for KEY, then 200
   /retry-after/VALUE  503 with "Retry-After: VALUE"
   /count/KEY          200 with the number of requests seen for KEY
+  /naive-s3/...       an S3 imitation that ignores If-None-Match and
+                      authentication: PUT stores, GET reads, HEAD answers 200
 """
 
 import http.server
@@ -23,6 +26,7 @@ import threading
 import time
 
 COUNTS = {}
+OBJECTS = {}
 LOCK = threading.Lock()
 
 
@@ -52,7 +56,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(length)) if length else b""
         parts = self.path.split("?")[0].strip("/").split("/")
         head = parts[0]
-        if head == "echo":
+        if head == "naive-s3":
+            key = self.path.split("?")[0]
+            if self.command == "PUT":
+                with LOCK:
+                    OBJECTS[key] = body
+                self.reply(200)
+            elif self.command == "HEAD":
+                self.reply(200)
+            else:
+                with LOCK:
+                    stored = OBJECTS.get(key)
+                if stored is None:
+                    self.reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
+                else:
+                    self.reply(200, stored)
+        elif head == "echo":
             description = {
                 "method": self.command,
                 "path": self.path,
@@ -70,6 +89,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif head == "slow":
             time.sleep(int(parts[1]) / 1000.0)
             self.reply(200, b"slow")
+        elif head == "reset-count":
+            bump(parts[1])
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
         elif head == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))

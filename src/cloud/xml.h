@@ -1,0 +1,19 @@
+#ifndef DEKMS_SRC_CLOUD_XML_H_
+#define DEKMS_SRC_CLOUD_XML_H_
+
+#include <string>
+#include <string_view>
+
+namespace dekms::internal {
+
+// Returns the text of the first <tag>...</tag> element in `xml`, with the
+// five predefined entities decoded, or an empty string when there is none.
+// Cloud error replies and STS credentials are small documents without
+// attributes on the elements read, CDATA or repeated names that matter, so
+// this is all the XML reading dekms needs; it is not a general parser.
+[[nodiscard]] std::string XmlElementText(std::string_view xml,
+                                         std::string_view tag);
+
+}  // namespace dekms::internal
+
+#endif  // DEKMS_SRC_CLOUD_XML_H_
