@@ -15,7 +15,8 @@ extern char** environ;  // NOLINT(readability-redundant-declaration)
 namespace dekms::testing {
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    const std::vector<std::string>& argv, const std::vector<std::string>& env,
+    Stdin stdin_mode) {
   if (argv.empty()) {
     return absl::InvalidArgumentError("argv is empty");
   }
@@ -23,6 +24,14 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   int err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError(StrCat("pipe2: ", std::strerror(errno)));
+  }
+  int in_pipe[2] = {-1, -1};
+  if (stdin_mode == Stdin::kPipe && pipe2(in_pipe, O_CLOEXEC) != 0) {
+    const int error = errno;
+    for (const int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      close(fd);
+    }
+    return absl::InternalError(StrCat("pipe2: ", std::strerror(error)));
   }
 
   // Build argv and envp before fork, so the child only calls async-signal-
@@ -50,8 +59,9 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     return absl::InternalError(StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
-    const int null_fd = open("/dev/null", O_RDONLY);
-    dup2(null_fd, STDIN_FILENO);
+    const int stdin_source =
+        in_pipe[0] >= 0 ? in_pipe[0] : open("/dev/null", O_RDONLY);
+    dup2(stdin_source, STDIN_FILENO);
     dup2(out_pipe[1], STDOUT_FILENO);
     dup2(err_pipe[1], STDERR_FILENO);
     // Signals blocked in the test runner must not stay blocked in the child.
@@ -63,11 +73,13 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (in_pipe[0] >= 0) close(in_pipe[0]);
   return std::unique_ptr<Subprocess>(
-      new Subprocess(pid, out_pipe[0], err_pipe[0]));
+      new Subprocess(pid, out_pipe[0], err_pipe[0], in_pipe[1]));
 }
 
-Subprocess::Subprocess(pid_t pid, int stdout_fd, int stderr_fd) : pid_(pid) {
+Subprocess::Subprocess(pid_t pid, int stdout_fd, int stderr_fd, int stdin_fd)
+    : pid_(pid), stdin_fd_(stdin_fd) {
   stdout_reader_ =
       std::thread([this, stdout_fd] { ReadPipe(stdout_fd, &stdout_); });
   stderr_reader_ =
@@ -75,6 +87,7 @@ Subprocess::Subprocess(pid_t pid, int stdout_fd, int stderr_fd) : pid_(pid) {
 }
 
 Subprocess::~Subprocess() {
+  CloseStdin();
   if (!reaped_) {
     kill(pid_, SIGKILL);
     static_cast<void>(Wait(absl::Seconds(10)));
@@ -104,6 +117,41 @@ bool Subprocess::WaitForStderr(std::string_view text, absl::Duration timeout) {
   };
   mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   return stderr_.find(text) != std::string::npos;
+}
+
+std::optional<std::string> Subprocess::WaitForStdoutLine(
+    std::string_view prefix, absl::Duration timeout) {
+  // Returns the position of the first whole line that starts with `prefix`.
+  auto find_line = [this, prefix]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    size_t line_start = 0;
+    while (line_start < stdout_.size()) {
+      const size_t line_end = stdout_.find('\n', line_start);
+      if (line_end == std::string::npos) break;
+      if (std::string_view(stdout_)
+              .substr(line_start, line_end - line_start)
+              .starts_with(prefix)) {
+        return line_start;
+      }
+      line_start = line_end + 1;
+    }
+    return std::string::npos;
+  };
+  absl::MutexLock lock(&mu_);
+  auto done = [this, &find_line]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return find_line() != std::string::npos || open_pipes_ == 0;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  const size_t line_start = find_line();
+  if (line_start == std::string::npos) return std::nullopt;
+  return stdout_.substr(line_start,
+                        stdout_.find('\n', line_start) - line_start);
+}
+
+void Subprocess::CloseStdin() {
+  if (stdin_fd_ >= 0) {
+    close(stdin_fd_);
+    stdin_fd_ = -1;
+  }
 }
 
 void Subprocess::Signal(int signal_number) {

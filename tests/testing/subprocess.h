@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,11 +21,22 @@ namespace dekms::testing {
 // that run the `dekms` binary. The destructor kills a child still running.
 class Subprocess {
  public:
+  // What the child reads on stdin.
+  enum class Stdin {
+    kDevNull,
+    // A pipe whose write end this process closes in CloseStdin(), in the
+    // destructor, or by exiting, even by SIGKILL. So a child that stops at
+    // end of file ends with the test. The write end is close-on-exec, but a
+    // child forked without exec keeps it open too.
+    kPipe,
+  };
+
   // Starts `argv` with the current environment plus `env` ("NAME=value"
-  // entries). stdin is /dev/null.
+  // entries).
   static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
       const std::vector<std::string>& argv,
-      const std::vector<std::string>& env = {});
+      const std::vector<std::string>& env = {},
+      Stdin stdin_mode = Stdin::kDevNull);
 
   ~Subprocess();
 
@@ -33,6 +45,16 @@ class Subprocess {
   // Waits until stderr contains `text`, the child exits, or `timeout`
   // passes. Returns whether `text` appeared.
   bool WaitForStderr(std::string_view text, absl::Duration timeout);
+
+  // Waits until stdout contains a whole line that starts with `prefix`, the
+  // child exits, or `timeout` passes. Returns the first such line without
+  // its newline, or nullopt.
+  std::optional<std::string> WaitForStdoutLine(std::string_view prefix,
+                                               absl::Duration timeout);
+
+  // Closes the write end of a Stdin::kPipe stdin, so the child reads end of
+  // file. Does nothing for Stdin::kDevNull or when already closed.
+  void CloseStdin();
 
   // Sends `signal_number` to the child.
   void Signal(int signal_number);
@@ -46,10 +68,11 @@ class Subprocess {
   [[nodiscard]] std::string stderr_text();
 
  private:
-  Subprocess(pid_t pid, int stdout_fd, int stderr_fd);
+  Subprocess(pid_t pid, int stdout_fd, int stderr_fd, int stdin_fd);
   void ReadPipe(int fd, std::string* sink);
 
   pid_t pid_;
+  int stdin_fd_;
   bool reaped_ = false;
   int exit_code_ = -1;
   absl::Mutex mu_;
