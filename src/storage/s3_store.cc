@@ -1,0 +1,471 @@
+#include "src/storage/s3_store.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/time/clock.h"
+#include "spdlog/spdlog.h"
+#include "src/base/quote.h"
+#include "src/base/status_macros.h"
+#include "src/base/str_cat.h"
+#include "src/cloud/aws/sigv4.h"
+#include "src/cloud/xml.h"
+#include "src/crypto/encoding.h"
+
+namespace dekms::internal {
+namespace {
+
+constexpr std::string_view kService = "Amazon S3";
+constexpr size_t kMaxObjectKeyBytes = 1024;
+
+struct S3Error {
+  std::string code;
+  absl::Status status;
+};
+
+S3Error ErrorFromResponse(
+    const HttpResponse& response, std::string_view operation,
+    std::optional<absl::StatusCode> code_override = std::nullopt) {
+  const std::string_view body = response.BodyText();
+  ProviderError error;
+  error.service = std::string(kService);
+  error.operation = std::string(operation);
+  error.http_status = response.status;
+  error.code = XmlElementText(body, "Code");
+  error.message = XmlElementText(body, "Message");
+  error.request_id = XmlElementText(body, "RequestId");
+  if (error.request_id.empty()) {
+    if (const std::string* id = response.FindHeader("x-amz-request-id")) {
+      error.request_id = *id;
+    }
+  }
+  std::optional<absl::StatusCode> code = code_override;
+  if (!code.has_value()) {
+    if (error.code == "SignatureDoesNotMatch" ||
+        error.code == "InvalidAccessKeyId" ||
+        error.code == "RequestTimeTooSkewed" || error.code == "ExpiredToken" ||
+        error.code == "InvalidToken") {
+      code = absl::StatusCode::kUnauthenticated;
+    } else if (error.code == "NoSuchBucket" ||
+               error.code == "AuthorizationHeaderMalformed" ||
+               error.code == "PermanentRedirect" ||
+               error.code == "IllegalLocationConstraintException") {
+      code = absl::StatusCode::kFailedPrecondition;
+    } else if (error.code == "SlowDown" || error.code == "RequestTimeout" ||
+               error.code == "ConditionalRequestConflict") {
+      code = absl::StatusCode::kUnavailable;
+    } else if (response.status == 404) {
+      // Only NoSuchKey proves absence; callers check for it themselves.
+      code = absl::StatusCode::kUnavailable;
+    } else if (response.status == 301 || response.status == 307) {
+      code = absl::StatusCode::kFailedPrecondition;
+    }
+  }
+  absl::Status status = ProviderErrorToStatus(error, code);
+  std::string_view hint;
+  switch (status.code()) {
+    case absl::StatusCode::kPermissionDenied:
+      hint =
+          "; grant the caller s3:GetObject, s3:PutObject and "
+          "s3:PutObjectTagging on the bucket's objects";
+      break;
+    case absl::StatusCode::kUnauthenticated:
+      hint =
+          "; check the access key, its secret and session token, and the "
+          "machine clock";
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      if (error.code != "NoSuchBucket") {
+        hint = "; check that the region parameter is the bucket's region";
+      }
+      break;
+    default:
+      break;
+  }
+  return {error.code,
+          absl::Status(status.code(), StrCat(status.message(), hint))};
+}
+
+bool IsValidUtf8WithoutControls(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      if (byte < 0x20 || byte == 0x7f) {
+        return false;
+      }
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    uint32_t code_point = 0;
+    if ((byte & 0xE0) == 0xC0) {
+      length = 2;
+      code_point = byte & 0x1F;
+    } else if ((byte & 0xF0) == 0xE0) {
+      length = 3;
+      code_point = byte & 0x0F;
+    } else if ((byte & 0xF8) == 0xF0) {
+      length = 4;
+      code_point = byte & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) {
+      return false;
+    }
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) {
+        return false;
+      }
+      code_point = (code_point << 6) | (next & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code_point < kMinimum[length] || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF) ||
+        (code_point >= 0x80 && code_point <= 0x9F)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+bool IsAmbiguous(const absl::StatusOr<HttpResponse>& result) {
+  if (!result.ok()) {
+    return result.status().code() == absl::StatusCode::kUnavailable ||
+           result.status().code() == absl::StatusCode::kDeadlineExceeded;
+  }
+  return result->status >= 500;
+}
+
+}  // namespace
+
+absl::Status ValidateS3BucketName(std::string_view bucket) {
+  const auto edge_ok = [](char c) {
+    return absl::ascii_islower(static_cast<unsigned char>(c)) ||
+           absl::ascii_isdigit(static_cast<unsigned char>(c));
+  };
+  const bool valid =
+      bucket.size() >= 3 && bucket.size() <= 63 && edge_ok(bucket.front()) &&
+      edge_ok(bucket.back()) && bucket.find("..") == std::string_view::npos &&
+      std::all_of(bucket.begin(), bucket.end(),
+                  [&](char c) { return edge_ok(c) || c == '.' || c == '-'; });
+  if (!valid) {
+    return absl::InvalidArgumentError(
+        StrCat("S3 bucket name ", Quote(bucket),
+               " is invalid; use 3 to 63 lowercase letters, digits, dots and "
+               "dashes, starting and ending with a letter or digit"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateS3ObjectKey(std::string_view id) {
+  if (id.empty() || id.size() > kMaxObjectKeyBytes) {
+    return absl::InvalidArgumentError(
+        StrCat("storage://aws stores each DEK under its ID, and an S3 object "
+               "key is 1 to ",
+               kMaxObjectKeyBytes, " bytes; this ID is ", id.size(), " bytes"));
+  }
+  if (!IsValidUtf8WithoutControls(id)) {
+    return absl::InvalidArgumentError(
+        "storage://aws stores each DEK under its ID, so the ID must be valid "
+        "UTF-8 without control characters");
+  }
+  size_t start = 0;
+  while (start <= id.size()) {
+    const size_t end = std::min(id.find('/', start), id.size());
+    const std::string_view segment = id.substr(start, end - start);
+    if (segment == "." || segment == "..") {
+      return absl::InvalidArgumentError(
+          "storage://aws stores each DEK under its ID, so the ID must not "
+          "have \".\" or \"..\" between slashes");
+    }
+    start = end + 1;
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Builds the URL of `key` in the bucket, or of the bucket when `key` is
+// empty.
+std::string S3Url(const S3StoreOptions& options, std::string_view key) {
+  const std::string encoded_key = AwsUriEncode(key, /*keep_slash=*/true);
+  if (options.path_style) {
+    return StrCat(options.endpoint, "/", options.bucket, "/", encoded_key);
+  }
+  const size_t scheme_end = options.endpoint.find("://") + 3;
+  return StrCat(options.endpoint.substr(0, scheme_end), options.bucket, ".",
+                options.endpoint.substr(scheme_end), "/", encoded_key);
+}
+
+absl::StatusOr<HttpRequest> SignedRequest(const S3StoreOptions& options,
+                                          std::string method, std::string url,
+                                          std::vector<HttpHeader> headers,
+                                          std::string_view body) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.url = std::move(url);
+  request.headers = std::move(headers);
+  request.body = SecretBytes::CopyFrom(body);
+  DEKMS_ASSIGN_OR_RETURN(AwsCredentials credentials,
+                         options.credentials->Get());
+  SigV4Options signing;
+  signing.region = options.region;
+  signing.service = "s3";
+  signing.s3 = true;
+  DEKMS_RETURN_IF_ERROR(SignAwsV4(request, credentials, signing,
+                                  options.now ? options.now() : absl::Now()));
+  return request;
+}
+
+RetryDecision ClassifyS3Read(const HttpResponse& response) {
+  if (response.status == 400 &&
+      XmlElementText(response.BodyText(), "Code") == "RequestTimeout") {
+    return {"RequestTimeout"};
+  }
+  return DefaultRetryClassifier(response);
+}
+
+// Retries only answers that prove nothing was written; 5xx replies are
+// ambiguous and left to the caller.
+RetryDecision ClassifyS3Write(const HttpResponse& response) {
+  if (response.status == 409 && XmlElementText(response.BodyText(), "Code") ==
+                                    "ConditionalRequestConflict") {
+    return {"ConditionalRequestConflict"};
+  }
+  if (response.status == 429 ||
+      (response.status == 400 &&
+       XmlElementText(response.BodyText(), "Code") == "RequestTimeout")) {
+    return {StrCat("HTTP ", response.status)};
+  }
+  return {};
+}
+
+absl::StatusOr<HttpResponse> SendRead(const S3StoreOptions& options,
+                                      std::string_view what, std::string method,
+                                      std::string url) {
+  return SendWithRetries(
+      *options.transport, options.retry, StrCat(kService, " ", what),
+      /*idempotent=*/true,
+      [&]() { return SignedRequest(options, method, url, {}, ""); },
+      ClassifyS3Read);
+}
+
+absl::StatusOr<HttpResponse> PutConditional(const S3StoreOptions& options,
+                                            std::string_view key,
+                                            std::string_view blob) {
+  const std::string url = S3Url(options, key);
+  return SendWithRetries(
+      *options.transport, options.retry, StrCat(kService, " PutObject"),
+      /*idempotent=*/false,
+      [&]() {
+        return SignedRequest(options, "PUT", url,
+                             {{"Content-Type", "application/octet-stream"},
+                              {"If-None-Match", "*"},
+                              {"x-amz-tagging", std::string(kS3BlobTags)}},
+                             blob);
+      },
+      ClassifyS3Write);
+}
+
+// Reads `key`: the blob, std::nullopt for NoSuchKey, or an error.
+absl::StatusOr<std::optional<std::string>> ReadObject(
+    const S3StoreOptions& options, std::string_view key) {
+  DEKMS_ASSIGN_OR_RETURN(
+      HttpResponse response,
+      SendRead(options, "GetObject", "GET", S3Url(options, key)));
+  if (response.status == 200) {
+    return std::optional<std::string>(std::string(response.BodyText()));
+  }
+  S3Error error = ErrorFromResponse(response, "GetObject");
+  if (response.status == 404 && error.code == "NoSuchKey") {
+    return std::optional<std::string>();
+  }
+  return error.status;
+}
+
+absl::Status CreateBucket(const S3StoreOptions& options) {
+  std::string body;
+  // us-east-1 takes no location constraint; every other region needs one.
+  if (options.region != "us-east-1") {
+    body = StrCat(
+        "<CreateBucketConfiguration "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<LocationConstraint>",
+        options.region, "</LocationConstraint></CreateBucketConfiguration>");
+  }
+  const std::string url = S3Url(options, "");
+  DEKMS_ASSIGN_OR_RETURN(
+      HttpResponse response,
+      SendWithRetries(
+          *options.transport, options.retry, StrCat(kService, " CreateBucket"),
+          /*idempotent=*/true, [&]() {
+            return SignedRequest(
+                options, "PUT", url,
+                body.empty() ? std::vector<HttpHeader>{}
+                             : std::vector<HttpHeader>{{"Content-Type",
+                                                        "application/xml"}},
+                body);
+          }));
+  if (response.status == 200) {
+    spdlog::info("created S3 bucket {} in {}", options.bucket, options.region);
+    return absl::OkStatus();
+  }
+  S3Error error = ErrorFromResponse(response, "CreateBucket");
+  if (error.code == "BucketAlreadyOwnedByYou") {
+    return absl::OkStatus();
+  }
+  if (error.code == "BucketAlreadyExists") {
+    return absl::FailedPreconditionError(
+        StrCat("S3 bucket ", Quote(options.bucket),
+               " belongs to another account; choose another bucket name"));
+  }
+  return error.status;
+}
+
+absl::Status EnsureBucket(const S3StoreOptions& options) {
+  DEKMS_ASSIGN_OR_RETURN(
+      HttpResponse response,
+      SendRead(options, "HeadBucket", "HEAD", S3Url(options, "")));
+  if (const std::string* region = response.FindHeader("x-amz-bucket-region");
+      region != nullptr && !region->empty() && *region != options.region) {
+    return absl::FailedPreconditionError(
+        StrCat("S3 bucket ", Quote(options.bucket), " is in region ", *region,
+               ", not ", options.region, "; set region=", *region));
+  }
+  switch (response.status) {
+    case 200:
+      return absl::OkStatus();
+    case 404:
+      return CreateBucket(options);
+    case 403:
+      // HeadBucket needs s3:ListBucket, which dekms does not ask for. The
+      // bucket exists; object calls will tell whether they are allowed.
+      return absl::OkStatus();
+    default:
+      return ErrorFromResponse(response, "HeadBucket").status;
+  }
+}
+
+// Writes the probe object twice with `If-None-Match: *`; the second write
+// must fail with 412.
+absl::Status ProbeConditionalWrites(const S3StoreOptions& options) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    DEKMS_ASSIGN_OR_RETURN(
+        HttpResponse response,
+        PutConditional(options, kS3ProbeKey,
+                       "dekms checks that this store rejects overwrites"));
+    if (response.status == 412) {
+      return absl::OkStatus();
+    }
+    if (response.status != 200) {
+      return ErrorFromResponse(response, "PutObject").status;
+    }
+  }
+  return absl::FailedPreconditionError(StrCat(
+      "the S3 store at ", UrlOrigin(options.endpoint),
+      " ignores \"If-None-Match: *\" and replaced an existing object, so "
+      "two dekms instances could replace each other's DEKs; use a store "
+      "that supports conditional writes (Amazon S3, or an S3-compatible "
+      "server that answers 412 Precondition Failed)"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<S3Store>> S3Store::Create(
+    S3StoreOptions options) {
+  DEKMS_RETURN_IF_ERROR(ValidateS3BucketName(options.bucket));
+  if (options.credentials == nullptr || options.transport == nullptr) {
+    return absl::InvalidArgumentError(
+        "S3Store needs credentials and a transport");
+  }
+  DEKMS_RETURN_IF_ERROR(EnsureBucket(options));
+  DEKMS_RETURN_IF_ERROR(ProbeConditionalWrites(options));
+  return std::unique_ptr<S3Store>(new S3Store(std::move(options)));
+}
+
+S3Store::S3Store(S3StoreOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::string> S3Store::Get(std::string_view id) {
+  DEKMS_RETURN_IF_ERROR(ValidateS3ObjectKey(id));
+  DEKMS_ASSIGN_OR_RETURN(std::optional<std::string> blob,
+                         ReadObject(options_, id));
+  if (!blob.has_value()) {
+    return absl::NotFoundError(StrCat(
+        "no blob stored under this ID in S3 bucket ", Quote(options_.bucket)));
+  }
+  return std::move(*blob);
+}
+
+absl::Status S3Store::Create(std::string_view id, std::string_view blob) {
+  DEKMS_RETURN_IF_ERROR(ValidateS3ObjectKey(id));
+  const int max_rounds = std::max(1, options_.retry.max_attempts);
+  const auto now = [this] {
+    return options_.retry.now ? options_.retry.now() : absl::Now();
+  };
+  const absl::Time deadline = now() + options_.retry.total_timeout;
+  bool earlier_attempt_unclear = false;
+  absl::Status last_unclear;
+  for (int round = 1; round <= max_rounds; ++round) {
+    absl::StatusOr<HttpResponse> put = PutConditional(options_, id, blob);
+    if (put.ok() && put->status == 200) {
+      return absl::OkStatus();
+    }
+    const bool unclear = IsAmbiguous(put);
+    if (!unclear && !(put.ok() && put->status == 412)) {
+      return put.ok() ? ErrorFromResponse(*put, "PutObject").status
+                      : put.status();
+    }
+    if (!unclear && !earlier_attempt_unclear) {
+      return absl::AlreadyExistsError(
+          StrCat("a blob is already stored under this ID in S3 bucket ",
+                 Quote(options_.bucket)));
+    }
+    // Either this write's outcome is unknown, or it met an object that an
+    // earlier unknown write of ours may have created: the stored bytes tell.
+    last_unclear =
+        put.ok() ? ErrorFromResponse(*put, "PutObject").status : put.status();
+    DEKMS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                           ReadObject(options_, id));
+    if (stored.has_value()) {
+      if (*stored == blob) {
+        spdlog::info(
+            "S3 PutObject outcome was unclear; reading back found "
+            "the blob written");
+        return absl::OkStatus();
+      }
+      return absl::AlreadyExistsError(
+          StrCat("a blob is already stored under this ID in S3 bucket ",
+                 Quote(options_.bucket)));
+    }
+    earlier_attempt_unclear = true;
+    const absl::Duration wait = options_.retry.initial_backoff * round;
+    if (round == max_rounds || now() + wait >= deadline) {
+      break;
+    }
+    spdlog::warn(
+        "S3 PutObject round {} of {} had an unclear outcome ({}); "
+        "the object is absent, so the write is repeated",
+        round, max_rounds, std::string(last_unclear.message()));
+    if (options_.retry.sleep) {
+      options_.retry.sleep(wait);
+    } else {
+      absl::SleepFor(wait);
+    }
+  }
+  return absl::UnavailableError(
+      StrCat("S3 PutObject kept failing with an unclear outcome, and the "
+             "object is still absent; "
+             "last error: ",
+             last_unclear.message()));
+}
+
+}  // namespace dekms::internal
