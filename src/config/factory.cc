@@ -6,7 +6,9 @@
 
 #include "dekms/cluster_kms.h"
 #include "dekms/config.h"
+#include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
+#include "src/config/aws_backends.h"
 #include "src/kek/local_kek_provider.h"
 #include "src/kms/envelope_kms.h"
 #include "src/storage/file_store.h"
@@ -19,6 +21,30 @@ absl::Status NotBuiltYet(std::string_view uri_form, std::string_view backend) {
       StrCat(uri_form, " (", backend,
              ") is not built yet in this version of dekms; use "
              "kms://cluster-kms, or kms://local with storage://file"));
+}
+
+absl::Status RequireStore(const StorageConfig& storage, std::string_view kms) {
+  if (std::holds_alternative<NoStoreConfig>(storage)) {
+    return absl::InvalidArgumentError(StrCat(
+        kms,
+        " wraps random DEKs and needs a store for them; pass --storage-uri "
+        "'storage://file?path=DIR' or another store (storage://memory "
+        "forgets every DEK when the process exits)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<KeyManager>> NewEnvelope(
+    std::unique_ptr<KekProvider> kek, const StorageConfig& storage,
+    const KeyManagerOptions& options) {
+  DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, NewStore(storage));
+  internal::EnvelopeKmsOptions envelope_options;
+  envelope_options.cache_ttl = options.cache_ttl;
+  envelope_options.cache_max_entries = options.cache_max_entries;
+  DEKMS_ASSIGN_OR_RETURN(
+      auto envelope, internal::EnvelopeKms::Create(
+                         std::move(kek), std::move(store), envelope_options));
+  return std::unique_ptr<KeyManager>(std::move(envelope));
 }
 
 }  // namespace
@@ -41,35 +67,17 @@ absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
     return std::unique_ptr<KeyManager>(std::move(created).value());
   }
   if (const auto* local = std::get_if<LocalKmsConfig>(&kms)) {
-    if (std::holds_alternative<NoStoreConfig>(storage)) {
-      return absl::InvalidArgumentError(
-          "kms://local wraps random DEKs and needs a store for them; pass "
-          "--storage-uri 'storage://file?path=DIR' (or storage://memory, "
-          "which forgets every DEK when the process exits)");
-    }
-    auto kek = internal::LocalKekProvider::Create(local->key_file);
-    if (!kek.ok()) {
-      return kek.status();
-    }
-    if (absl::Status checked = (*kek)->Check(); !checked.ok()) {
-      return checked;
-    }
-    auto store = NewStore(storage);
-    if (!store.ok()) {
-      return store.status();
-    }
-    internal::EnvelopeKmsOptions envelope_options;
-    envelope_options.cache_ttl = options.cache_ttl;
-    envelope_options.cache_max_entries = options.cache_max_entries;
-    auto envelope = internal::EnvelopeKms::Create(
-        std::move(kek).value(), std::move(store).value(), envelope_options);
-    if (!envelope.ok()) {
-      return envelope.status();
-    }
-    return std::unique_ptr<KeyManager>(std::move(envelope).value());
+    DEKMS_RETURN_IF_ERROR(RequireStore(storage, "kms://local"));
+    DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<internal::LocalKekProvider> kek,
+                           internal::LocalKekProvider::Create(local->key_file));
+    DEKMS_RETURN_IF_ERROR(kek->Check());
+    return NewEnvelope(std::move(kek), storage, options);
   }
-  if (std::holds_alternative<AwsKmsConfig>(kms)) {
-    return NotBuiltYet("kms://aws", "AWS KMS");
+  if (const auto* aws = std::get_if<AwsKmsConfig>(&kms)) {
+    DEKMS_RETURN_IF_ERROR(RequireStore(storage, "kms://aws"));
+    DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<KekProvider> kek,
+                           internal::NewAwsKmsKek(*aws));
+    return NewEnvelope(std::move(kek), storage, options);
   }
   if (std::holds_alternative<AzureKmsConfig>(kms)) {
     return NotBuiltYet("kms://azure", "Azure Key Vault and Managed HSM");
@@ -88,7 +96,7 @@ absl::StatusOr<std::unique_ptr<Store>> NewStore(const StorageConfig& config) {
         } else if constexpr (std::is_same_v<T, MemoryStoreConfig>) {
           return NewMemoryStore();
         } else if constexpr (std::is_same_v<T, AwsS3StoreConfig>) {
-          return NotBuiltYet("storage://aws", "Amazon S3");
+          return internal::NewS3Store(c);
         } else if constexpr (std::is_same_v<T, AzureBlobStoreConfig>) {
           return NotBuiltYet("storage://azure", "Azure Blob Storage");
         } else if constexpr (std::is_same_v<T, GcsStoreConfig>) {

@@ -37,7 +37,6 @@ TEST(NewKeyManager, ClusterKmsRejectsShortSecret) {
 
 TEST(NewKeyManager, CloudKmsIsUnimplemented) {
   const std::pair<const char*, const char*> cases[] = {
-      {"kms://aws?region=r&keyName=k", "kms://aws (AWS KMS)"},
       {"kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k",
        "kms://azure"},
       {"kms://gcp?projectID=p&location=l&keyRing=r&keyName=k", "kms://gcp"},
@@ -50,6 +49,43 @@ TEST(NewKeyManager, CloudKmsIsUnimplemented) {
                          HasSubstr(std::string(name) + "")))
         << uri;
   }
+}
+
+// These AWS cases fail before any request, or send one to a closed
+// loopback port; credentials come from the URI, so no discovery runs.
+TEST(NewKeyManager, AwsKmsChecksRegionEndpointAndStore) {
+  const std::string credentials = "&accessKeyID=AKIDTEST&accessKey=secret";
+  auto bad_region =
+      ParseKmsUri("kms://aws?region=EU_1&keyName=k" + credentials);
+  ASSERT_THAT(bad_region, IsOk());
+  EXPECT_THAT(
+      NewKeyManager(*bad_region, MemoryStoreConfig{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("region name")));
+
+  auto good = ParseKmsUri("kms://aws?region=us-east-1&keyName=k" + credentials +
+                          "&endpoint=http%3A%2F%2F127.0.0.1%3A1");
+  ASSERT_THAT(good, IsOk());
+  EXPECT_THAT(NewKeyManager(*good, NoStoreConfig{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("kms://aws wraps random DEKs")));
+  EXPECT_THAT(NewKeyManager(*good, MemoryStoreConfig{}),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("http://127.0.0.1:1")));
+}
+
+TEST(NewStore, S3ChecksBucketAndEndpoint) {
+  auto bad_bucket = ParseStorageUri(
+      "storage://aws?bucket=Bad_Bucket&region=us-east-1&accessKeyID=A&"
+      "accessKey=S&endpoint=http%3A%2F%2F127.0.0.1%3A1");
+  ASSERT_THAT(bad_bucket, IsOk());
+  EXPECT_THAT(NewStore(*bad_bucket),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("bucket name \"Bad_Bucket\" is invalid")));
+  auto unreachable = ParseStorageUri(
+      "storage://aws?bucket=dekms&region=us-east-1&accessKeyID=A&"
+      "accessKey=S&endpoint=http%3A%2F%2F127.0.0.1%3A1");
+  ASSERT_THAT(unreachable, IsOk());
+  EXPECT_THAT(NewStore(*unreachable), StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST(NewKeyManager, BuildsClusterKms) {
@@ -87,11 +123,11 @@ TEST_F(LocalBackendTest, LocalKmsRejectsBadKeyFile) {
 }
 
 TEST_F(LocalBackendTest, LocalKmsWithCloudStoreIsUnimplemented) {
-  auto storage = ParseStorageUri("storage://aws?bucket=b&region=r");
+  auto storage = ParseStorageUri("storage://azure?account=a&container=c");
   ASSERT_THAT(storage, IsOk());
   EXPECT_THAT(
       NewKeyManager(LocalKmsConfig{WriteKek()}, *storage),
-      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("storage://aws")));
+      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("storage://azure")));
 }
 
 TEST_F(LocalBackendTest, BuildsEnvelopeWithFileStore) {
@@ -122,8 +158,7 @@ TEST(NewStore, NoStoreHasNoStore) {
 }
 
 TEST(NewStore, CloudStoresAreUnimplemented) {
-  for (const char* uri : {"storage://aws?bucket=b&region=r",
-                          "storage://azure?account=a&container=c",
+  for (const char* uri : {"storage://azure?account=a&container=c",
                           "storage://gcp?projectID=p&bucket=b"}) {
     auto storage = ParseStorageUri(uri);
     ASSERT_THAT(storage, IsOk());

@@ -1,0 +1,129 @@
+#include "src/config/aws_backends.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "spdlog/spdlog.h"
+#include "src/base/status_macros.h"
+#include "src/base/str_cat.h"
+#include "src/cloud/aws/credential_chain.h"
+#include "src/cloud/aws/endpoint.h"
+#include "src/cloud/http.h"
+#include "src/kek/aws_kms_kek_provider.h"
+#include "src/storage/s3_store.h"
+
+namespace dekms::internal {
+namespace {
+
+// Keeps the transport that a credential chain calls STS and instance
+// metadata through alive for as long as the chain.
+class TransportOwningCredentials final : public AwsCredentialsProvider {
+ public:
+  TransportOwningCredentials(std::shared_ptr<HttpTransport> transport,
+                             std::unique_ptr<AwsCredentialsProvider> inner)
+      : transport_(std::move(transport)), inner_(std::move(inner)) {}
+
+  absl::StatusOr<AwsCredentials> Get() override { return inner_->Get(); }
+  std::string Describe() const override { return inner_->Describe(); }
+
+ private:
+  std::shared_ptr<HttpTransport> transport_;
+  std::unique_ptr<AwsCredentialsProvider> inner_;
+};
+
+std::shared_ptr<HttpTransport> NewAwsTransport(const GetEnvFunction& getenv) {
+  CurlTransportOptions options;
+  // AWS_CA_BUNDLE is the AWS SDKs' variable for a private CA bundle.
+  if (std::optional<std::string> bundle = getenv("AWS_CA_BUNDLE");
+      bundle.has_value()) {
+    options.ca_file = *bundle;
+  }
+  return NewCurlTransport(options);
+}
+
+absl::StatusOr<std::shared_ptr<AwsCredentialsProvider>> NewCredentials(
+    const std::string& access_key_id, const SecretBytes& access_key,
+    const SecretBytes& session_token, const std::string& region,
+    std::shared_ptr<HttpTransport> transport, const GetEnvFunction& getenv) {
+  if (!access_key_id.empty()) {
+    AwsCredentials credentials;
+    credentials.access_key_id = access_key_id;
+    credentials.secret_access_key = access_key.Clone();
+    credentials.session_token = session_token.Clone();
+    return std::shared_ptr<AwsCredentialsProvider>(
+        NewStaticAwsCredentials(std::move(credentials), "the URI"));
+  }
+  AwsCredentialChainOptions options;
+  options.getenv = getenv;
+  options.transport = transport.get();
+  options.region = region;
+  DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<AwsCredentialsProvider> chain,
+                         NewAwsCredentialChain(std::move(options)));
+  return std::shared_ptr<AwsCredentialsProvider>(
+      std::make_shared<TransportOwningCredentials>(std::move(transport),
+                                                   std::move(chain)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KekProvider>> NewAwsKmsKek(
+    const AwsKmsConfig& config) {
+  const GetEnvFunction getenv = ProcessEnvironment();
+  DEKMS_RETURN_IF_ERROR(ValidateAwsRegion(config.region));
+  AwsKmsKekOptions options;
+  options.region = config.region;
+  options.key_name = config.key_name;
+  DEKMS_ASSIGN_OR_RETURN(
+      options.endpoint,
+      ResolveAwsEndpoint(config.endpoint, "KMS", "kms", config.region, getenv));
+  options.transport = NewAwsTransport(getenv);
+  DEKMS_ASSIGN_OR_RETURN(options.credentials,
+                         NewCredentials(config.access_key_id, config.access_key,
+                                        config.session_token, config.region,
+                                        options.transport, getenv));
+  spdlog::info("AWS KMS: key {} in {} at {}, credentials from {}",
+               config.key_name, config.region, UrlOrigin(options.endpoint),
+               options.credentials->Describe());
+  DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<AwsKmsKekProvider> kek,
+                         AwsKmsKekProvider::Create(std::move(options)));
+  spdlog::info("AWS KMS: key {} resolves to {}", config.key_name, kek->KeyId());
+  return std::unique_ptr<KekProvider>(std::move(kek));
+}
+
+absl::StatusOr<std::unique_ptr<Store>> NewS3Store(
+    const AwsS3StoreConfig& config) {
+  const GetEnvFunction getenv = ProcessEnvironment();
+  DEKMS_RETURN_IF_ERROR(ValidateAwsRegion(config.region));
+  S3StoreOptions options;
+  options.bucket = config.bucket;
+  options.region = config.region;
+  DEKMS_ASSIGN_OR_RETURN(
+      options.endpoint,
+      ResolveAwsEndpoint(config.endpoint, "S3", "s3", config.region, getenv));
+  // A custom endpoint (from the URI or the environment) is most likely an
+  // S3-compatible server, and those mostly need path-style addresses.
+  const bool custom_endpoint = !options.endpoint.ends_with(".amazonaws.com") &&
+                               !options.endpoint.ends_with(".amazonaws.com.cn");
+  // Bucket names with dots break the TLS wildcard certificate of
+  // virtual-hosted addresses.
+  const bool dotted_bucket = config.bucket.find('.') != std::string::npos;
+  options.path_style =
+      config.force_path_style.value_or(custom_endpoint || dotted_bucket);
+  options.transport = NewAwsTransport(getenv);
+  DEKMS_ASSIGN_OR_RETURN(options.credentials,
+                         NewCredentials(config.access_key_id, config.access_key,
+                                        config.session_token, config.region,
+                                        options.transport, getenv));
+  spdlog::info(
+      "Amazon S3: bucket {} in {} at {} ({} addressing), "
+      "credentials from {}",
+      config.bucket, config.region, UrlOrigin(options.endpoint),
+      options.path_style ? "path-style" : "virtual-hosted",
+      options.credentials->Describe());
+  DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<S3Store> store,
+                         S3Store::Create(std::move(options)));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace dekms::internal
