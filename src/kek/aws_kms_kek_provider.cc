@@ -76,7 +76,7 @@ std::optional<absl::StatusCode> CodeForErrorType(std::string_view type) {
   return std::nullopt;
 }
 
-// Says what to do about an error, where there is one thing to do.
+// Returns the advice for an error code, where one fix fits every case.
 std::string_view HintFor(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kPermissionDenied:
@@ -203,30 +203,31 @@ absl::StatusOr<std::string> CheckKeyMetadata(const SecretJson& reply,
     return value == nullptr ? std::string()
                             : std::string(value->data(), value->size());
   };
-  const std::string who = StrCat("AWS KMS key ", Quote(key_name),
-                                 key_name == arn ? "" : StrCat(" (", arn, ")"));
+  const std::string key_label =
+      StrCat("AWS KMS key ", Quote(key_name),
+             key_name == arn ? "" : StrCat(" (", arn, ")"));
   const std::string state = field("KeyState");
   if (state == "PendingDeletion" || state == "PendingReplicaDeletion") {
     return absl::FailedPreconditionError(
-        StrCat(who,
+        StrCat(key_label,
                " is scheduled for deletion; cancel the deletion (aws kms "
                "cancel-key-deletion) and enable the key, or configure another "
                "key"));
   }
   if (state == "Disabled") {
     return absl::FailedPreconditionError(
-        StrCat(who,
+        StrCat(key_label,
                " is disabled; enable it (aws kms enable-key) or "
                "configure another key"));
   }
   if (!state.empty() && state != "Enabled") {
     return absl::FailedPreconditionError(
-        StrCat(who, " is in state ", state, ", not Enabled"));
+        StrCat(key_label, " is in state ", state, ", not Enabled"));
   }
   if (const auto enabled = metadata->find("Enabled");
       enabled != metadata->end() && enabled->is_boolean() &&
       !enabled->get<bool>()) {
-    return absl::FailedPreconditionError(StrCat(who, " is not enabled"));
+    return absl::FailedPreconditionError(StrCat(key_label, " is not enabled"));
   }
   std::string spec = field("KeySpec");
   if (spec.empty()) {
@@ -236,7 +237,7 @@ absl::StatusOr<std::string> CheckKeyMetadata(const SecretJson& reply,
   if ((!spec.empty() && spec != "SYMMETRIC_DEFAULT") ||
       (!usage.empty() && usage != "ENCRYPT_DECRYPT")) {
     return absl::FailedPreconditionError(
-        StrCat(who, " is a ", spec.empty() ? "?" : spec, " key for ",
+        StrCat(key_label, " is a ", spec.empty() ? "?" : spec, " key for ",
                usage.empty() ? "?" : usage,
                "; dekms needs a symmetric encryption key (KeySpec "
                "SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT)"));

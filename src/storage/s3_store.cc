@@ -234,8 +234,8 @@ RetryDecision ClassifyS3Read(const HttpResponse& response) {
   return DefaultRetryClassifier(response);
 }
 
-// Retries only answers that prove nothing was written; 5xx replies are
-// ambiguous and left to the caller.
+// Retries only the replies that prove nothing was written. A 5xx reply is
+// ambiguous, so it is left to the caller.
 RetryDecision ClassifyS3Write(const HttpResponse& response) {
   if (response.status == 409 && XmlElementText(response.BodyText(), "Code") ==
                                     "ConditionalRequestConflict") {
@@ -294,7 +294,8 @@ absl::StatusOr<std::optional<std::string>> ReadObject(
 
 absl::Status CreateBucket(const S3StoreOptions& options) {
   std::string body;
-  // us-east-1 takes no location constraint; every other region needs one.
+  // us-east-1 takes no location constraint, and every other region needs
+  // one.
   if (options.region != "us-east-1") {
     body = StrCat(
         "<CreateBucketConfiguration "
@@ -430,7 +431,8 @@ absl::Status S3Store::Create(std::string_view id, std::string_view blob) {
                  Quote(options_.bucket)));
     }
     // Either this write's outcome is unknown, or it met an object that an
-    // earlier unknown write of ours may have created: the stored bytes tell.
+    // earlier unknown write of ours may have created, so the stored bytes
+    // decide.
     last_unclear =
         put.ok() ? ErrorFromResponse(*put, "PutObject").status : put.status();
     DEKMS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
