@@ -42,13 +42,16 @@ function(dekms_cc_library)
   add_library(dekms::${ARG_NAME} ALIAS ${target})
 endfunction()
 
-# dekms_cc_test(NAME n SRCS ... DEPS ... [LABELS ...])
+# dekms_cc_test(NAME n SRCS ... DEPS ... [LABELS ...] [COMMAND_PREFIX ...])
 # Builds one GoogleTest binary and registers it with ctest as one test.
+# COMMAND_PREFIX runs the binary through a wrapper, which gets the binary's
+# path as its last argument.
 function(dekms_cc_test)
   if(NOT DEKMS_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;LABELS;COMMAND_PREFIX"
+                        ${ARGN})
   set(target dekms_${ARG_NAME})
   add_executable(${target} ${ARG_SRCS})
   dekms_apply_flags(${target})
@@ -60,7 +63,8 @@ function(dekms_cc_test)
   target_compile_definitions(${target} PRIVATE
       DEKMS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
       DEKMS_TEST_PYTHON="${DEKMS_TEST_PYTHON}")
-  add_test(NAME ${ARG_NAME} COMMAND ${target})
+  add_test(NAME ${ARG_NAME} COMMAND ${ARG_COMMAND_PREFIX}
+                                    $<TARGET_FILE:${target}>)
   set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT 300)
   if(ARG_LABELS)
     set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the emulators that the cloud integration tests start: a
-# virtualenv with the exact packages of tests/emulators/requirements.txt.
-# Does nothing when that virtualenv exists and was built from the current
-# requirements, which a stamp file with their SHA-256 records. Installs
+# virtualenv with the exact packages of tests/emulators/requirements.txt,
+# and nsmithuk/local-kms, a second AWS KMS emulator, built from the Go
+# module proxy at a pinned version. Does nothing when both exist and match
+# the pinned versions, which stamp files record. Installs
 # Debian's python3-venv if python3 cannot create virtualenvs (as root, or
 # with sudo).
 #
@@ -17,6 +18,10 @@ venv=$tools_dir/venv
 requirements=$root/tests/emulators/requirements.txt
 stamp=$venv/dekms-requirements.sha256
 log=$tools_dir/install.log
+# Pinned to one commit: the module has no tagged releases.
+local_kms_module=github.com/nsmithuk/local-kms
+local_kms_version=v0.0.0-20260228092603-2a5e92d09ab6
+local_kms_stamp=$tools_dir/bin/local-kms.version
 
 fail() {
   echo "install-test-tools: $*" >&2
@@ -57,6 +62,34 @@ mkdir -p "$tools_dir"
 # virtualenv at once.
 exec 9>"$tools_dir/install.lock"
 flock 9
+
+install_local_kms() {
+  if [[ -x $tools_dir/bin/local-kms && -f $local_kms_stamp &&
+      $(<"$local_kms_stamp") == "$local_kms_version" ]]; then
+    return
+  fi
+  if ! command -v go >/dev/null; then
+    # Debian 12's golang-go (1.19) is older than the module needs (1.20).
+    if [[ ${CI:-} == true ]]; then
+      fail "go not found; install Go 1.20 or later to build $local_kms_module"
+    fi
+    echo "install-test-tools: go not found, so the local-kms test will be" \
+      "skipped; install Go 1.20 or later to run it" >&2
+    return
+  fi
+  echo "install-test-tools: building $local_kms_module@$local_kms_version" >&2
+  mkdir -p "$tools_dir/bin"
+  if ! GOTOOLCHAIN=local GOBIN=$tools_dir/bin \
+      go install "$local_kms_module@$local_kms_version" >"$log" 2>&1; then
+    echo "install-test-tools: building local-kms failed; the last lines of" \
+      "$log follow" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+  printf '%s\n' "$local_kms_version" >"$local_kms_stamp"
+}
+
+install_local_kms
 
 expected_sum=$(sha256sum "$requirements" | cut -d ' ' -f 1)
 if [[ -f $stamp && $(<"$stamp") == "$expected_sum" ]] &&

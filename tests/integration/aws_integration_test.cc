@@ -18,6 +18,7 @@
 #include "src/kek/aws_kms_kek_provider.h"
 #include "src/storage/s3_store.h"
 #include "tests/integration/dekms_process.h"
+#include "tests/testing/aws_test_client.h"
 #include "tests/testing/emulators.h"
 #include "tests/testing/status_matchers.h"
 
@@ -41,11 +42,8 @@ using ::testing::Not;
 
 constexpr char kRegion[] = "us-east-1";
 
-// moto's DisableKey and ScheduleKeyDeletion accept a key id but fail on a
-// key ARN.
-std::string KeyIdOf(const std::string& arn) {
-  return arn.substr(arn.rfind('/') + 1);
-}
+// moto's DisableKey and ScheduleKeyDeletion accept a key id (KeyIdOf) but
+// fail on a key ARN.
 
 std::span<const uint8_t> Bytes(std::string_view text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
@@ -82,27 +80,10 @@ class AwsIntegrationTest : public DekmsProcessTest {
 
   // Calls a KMS operation as an administrator would, for setting up keys.
   nlohmann::json Kms(const std::string& operation, const nlohmann::json& body) {
-    HttpRequest request;
-    request.method = "POST";
-    request.url = moto_->endpoint() + "/";
-    request.SetHeader("Content-Type", "application/x-amz-json-1.1");
-    request.SetHeader("X-Amz-Target", "TrentService." + operation);
-    request.body = SecretBytes::CopyFrom(body.dump());
-    ::dekms::internal::SigV4Options signing;
-    signing.region = kRegion;
-    signing.service = "kms";
-    EXPECT_THAT(::dekms::internal::SignAwsV4(request, Credentials(), signing,
-                                             absl::Now()),
-                IsOk());
-    auto response = transport_->Send(request, absl::Now() + absl::Seconds(30));
-    EXPECT_THAT(response.status(), IsOk());
-    if (!response.ok()) {
-      return {};
-    }
-    EXPECT_EQ(response->status, 200)
-        << operation << ": " << response->BodyText() << "\nmoto log:\n"
-        << moto_->log_text();
-    return nlohmann::json::parse(response->BodyText(), nullptr, false);
+    auto reply = CallKmsForTest(*transport_, moto_->endpoint(), Credentials(),
+                                operation, body);
+    EXPECT_THAT(reply.status(), IsOk()) << "moto log:\n" << moto_->log_text();
+    return reply.ok() ? *reply : nlohmann::json();
   }
 
   // Creates a key and returns its ARN.
