@@ -1,6 +1,8 @@
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
@@ -22,10 +24,14 @@ using ::testing::Not;
 // Starts tests/fakes/scripted_http_server.py and returns its base URL.
 class ScriptedServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto process = dekms::testing::Subprocess::Start(
-        {"/usr/bin/python3",
-         DEKMS_SOURCE_DIR "/tests/fakes/scripted_http_server.py"});
+  void SetUp() override { StartServer({}); }
+
+  void StartServer(const std::vector<std::string>& extra_args) {
+    std::vector<std::string> argv = {
+        "/usr/bin/python3",
+        DEKMS_SOURCE_DIR "/tests/fakes/scripted_http_server.py"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    auto process = dekms::testing::Subprocess::Start(argv);
     ASSERT_THAT(process.status(), IsOk());
     server_ = std::move(process).value();
     ASSERT_TRUE(server_->WaitForStderr("READY ", absl::Seconds(30)))
@@ -231,6 +237,45 @@ TEST_F(ScriptedServerTest, NonIdempotentRequestIsNeverReplayedByCurl) {
     ASSERT_THAT(count.status(), IsOk());
     EXPECT_EQ(count->BodyText(), idempotent ? "2" : "1") << key;
   }
+}
+
+// Serves HTTPS with a self-signed certificate for 127.0.0.1.
+class TlsServerTest : public ScriptedServerTest {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/dekms-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    auto openssl = dekms::testing::RunProcess(
+        {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+         dir_ + "/key.pem", "-out", dir_ + "/cert.pem"});
+    ASSERT_THAT(openssl.status(), IsOk());
+    ASSERT_EQ(openssl->exit_code, 0) << openssl->stderr_text;
+    StartServer({"--tls", dir_ + "/cert.pem", dir_ + "/key.pem"});
+  }
+
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string dir_;
+};
+
+TEST_F(TlsServerTest, UntrustedCertificateIsRejected) {
+  auto transport = NewCurlTransport({});
+  ASSERT_TRUE(base_url_.starts_with("https://")) << base_url_;
+  EXPECT_THAT(Send(*transport, Request("GET", "/echo")).status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("certificate")));
+}
+
+TEST_F(TlsServerTest, ConfiguredCaBundleIsTrusted) {
+  CurlTransportOptions options;
+  options.ca_file = dir_ + "/cert.pem";
+  auto transport = NewCurlTransport(options);
+  auto response = Send(*transport, Request("GET", "/echo"));
+  ASSERT_THAT(response.status(), IsOk());
+  EXPECT_EQ(response->status, 200);
 }
 
 TEST(CurlTransportTest, RefusedConnectionIsUnavailable) {

@@ -2,7 +2,8 @@
 """Loopback HTTP server with canned behaviours, for HTTP transport tests.
 
 Binds 127.0.0.1 on an ephemeral port and writes "READY http://127.0.0.1:PORT"
-to stderr once it accepts connections. Paths choose the behaviour:
+to stderr once it accepts connections; with "--tls CERT KEY" it serves
+HTTPS and writes an https URL. Paths choose the behaviour:
 
   /echo               200 with a JSON object describing the request
   /status/CODE        answers CODE with a short body
@@ -20,6 +21,7 @@ to stderr once it accepts connections. Paths choose the behaviour:
 import http.server
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -124,7 +126,13 @@ def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     port = server.server_address[1]
-    sys.stderr.write(f"READY http://127.0.0.1:{port}\n")
+    scheme = "http"
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    sys.stderr.write(f"READY {scheme}://127.0.0.1:{port}\n")
     sys.stderr.flush()
     server.serve_forever()
 
