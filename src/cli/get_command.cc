@@ -6,6 +6,7 @@
 #include "kms.grpc.pb.h"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
+#include "src/base/utf8.h"
 #include "src/cli/commands.h"
 #include "src/cli/output.h"
 #include "src/crypto/encoding.h"
@@ -26,6 +27,13 @@ absl::StatusOr<SecretBytes> GetLocally(const GetOptions& options) {
 }
 
 absl::StatusOr<SecretBytes> GetFromServer(const GetOptions& options) {
+  // data_key_id is a protobuf string, which must be UTF-8: protobuf would
+  // refuse to serialise the request with no useful error.
+  if (!IsValidUtf8(options.data_key_id)) {
+    return absl::InvalidArgumentError(
+        "the ID is not valid UTF-8, which the key service's GetDataKey "
+        "requires; use a UTF-8 ID");
+  }
   auto channel = grpc::CreateChannel(options.server_address,
                                      grpc::InsecureChannelCredentials());
   auto stub = kms::API::NewStub(channel);
@@ -41,9 +49,14 @@ absl::StatusOr<SecretBytes> GetFromServer(const GetOptions& options) {
   kms::GetDataKeyResponse response;
   const grpc::Status status = stub->GetDataKey(&context, request, &response);
   if (!status.ok()) {
+    const auto& trailers = context.GetServerTrailingMetadata();
+    const bool answered_by_service =
+        trailers.find(std::string(internal::kErrorOriginMetadataKey)) !=
+        trailers.end();
     std::string hint;
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-        status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    if (!answered_by_service &&
+        (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)) {
       hint = "; check that the key service runs there, or pass --server";
     }
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),

@@ -26,14 +26,18 @@ void AddBackendOptions(CLI::App& command,
       command
           .add_option("--kms-uri", backend.kms_uri,
                       "kms:// URI of the key backend, for example "
-                      "kms://cluster-kms?key=...&salt=... Also read from "
+                      "kms://cluster-kms?key=...&salt=... or "
+                      "kms://aws?region=...&keyName=... (docs/uris.md, "
+                      "docs/aws.md). Also read from "
                       "$DEKMS_KMS_URI, which keeps secrets out of the process "
                       "list")
           ->envname("DEKMS_KMS_URI");
   command
       .add_option("--storage-uri", backend.storage_uri,
-                  "storage:// URI of the store for wrapped DEKs (default: "
-                  "storage://no-store)")
+                  "storage:// URI of the store for wrapped DEKs, for example "
+                  "storage://aws?bucket=...&region=... (default: "
+                  "storage://no-store). Also read from $DEKMS_STORAGE_URI")
+      ->envname("DEKMS_STORAGE_URI")
       ->needs(kms_uri);
   auto* secret_file =
       command

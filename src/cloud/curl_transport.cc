@@ -124,6 +124,15 @@ absl::Status CurlError(CURLcode code, const HttpRequest& request,
                    transfer.max_body_size, " bytes"));
       }
       break;
+    case CURLE_SSL_CACERT_BADFILE:
+      return absl::FailedPreconditionError(
+          StrCat(where, ": the CA bundle cannot be read: ", what));
+    case CURLE_PEER_FAILED_VERIFICATION:
+      // Asking again would meet the same certificate, so this is not
+      // reported as a transient failure.
+      return absl::FailedPreconditionError(StrCat(
+          where, ": the server's TLS certificate is not trusted: ", what,
+          "; for a server with a private CA, configure that CA's bundle"));
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return absl::InvalidArgumentError(

@@ -27,9 +27,8 @@ class ScriptedServerTest : public ::testing::Test {
   void SetUp() override { StartServer({}); }
 
   void StartServer(const std::vector<std::string>& extra_args) {
-    std::vector<std::string> argv = {
-        "/usr/bin/python3",
-        DEKMS_SOURCE_DIR "/tests/fakes/scripted_http_server.py"};
+    std::vector<std::string> argv = {"/usr/bin/python3", DEKMS_SOURCE_DIR
+                                     "/tests/fakes/scripted_http_server.py"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     auto process = dekms::testing::Subprocess::Start(argv);
     ASSERT_THAT(process.status(), IsOk());
@@ -265,8 +264,17 @@ TEST_F(TlsServerTest, UntrustedCertificateIsRejected) {
   auto transport = NewCurlTransport({});
   ASSERT_TRUE(base_url_.starts_with("https://")) << base_url_;
   EXPECT_THAT(Send(*transport, Request("GET", "/echo")).status(),
-              StatusIs(absl::StatusCode::kUnavailable,
-                       HasSubstr("certificate")));
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("TLS certificate is not trusted")));
+}
+
+TEST_F(TlsServerTest, UnreadableCaBundleIsFailedPrecondition) {
+  CurlTransportOptions options;
+  options.ca_file = dir_ + "/missing.pem";
+  auto transport = NewCurlTransport(options);
+  EXPECT_THAT(Send(*transport, Request("GET", "/echo")).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("CA bundle cannot be read")));
 }
 
 TEST_F(TlsServerTest, ConfiguredCaBundleIsTrusted) {

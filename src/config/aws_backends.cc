@@ -1,9 +1,11 @@
 #include "src/config/aws_backends.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "spdlog/spdlog.h"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
@@ -67,10 +69,30 @@ absl::StatusOr<std::shared_ptr<AwsCredentialsProvider>> NewCredentials(
 
 }  // namespace
 
+// Names the URI form in an error about its parameters.
+absl::Status InUri(const absl::Status& status, std::string_view uri_form) {
+  return {status.code(), StrCat(uri_form, ": ", status.message())};
+}
+
+// Returns whether `base_url` has an IP address literal as its host.
+bool HasIpHost(std::string_view base_url) {
+  std::string_view host = base_url.substr(base_url.find("://") + 3);
+  host = host.substr(0, host.find('/'));
+  if (host.starts_with('[')) {
+    return true;
+  }
+  host = host.substr(0, host.find(':'));
+  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '.';
+  });
+}
+
 absl::StatusOr<std::unique_ptr<KekProvider>> NewAwsKmsKek(
     const AwsKmsConfig& config) {
   const GetEnvFunction getenv = ProcessEnvironment();
-  DEKMS_RETURN_IF_ERROR(ValidateAwsRegion(config.region));
+  if (absl::Status region = ValidateAwsRegion(config.region); !region.ok()) {
+    return InUri(region, "kms://aws");
+  }
   AwsKmsKekOptions options;
   options.region = config.region;
   options.key_name = config.key_name;
@@ -94,7 +116,9 @@ absl::StatusOr<std::unique_ptr<KekProvider>> NewAwsKmsKek(
 absl::StatusOr<std::unique_ptr<Store>> NewS3Store(
     const AwsS3StoreConfig& config) {
   const GetEnvFunction getenv = ProcessEnvironment();
-  DEKMS_RETURN_IF_ERROR(ValidateAwsRegion(config.region));
+  if (absl::Status region = ValidateAwsRegion(config.region); !region.ok()) {
+    return InUri(region, "storage://aws");
+  }
   S3StoreOptions options;
   options.bucket = config.bucket;
   options.region = config.region;
@@ -110,6 +134,13 @@ absl::StatusOr<std::unique_ptr<Store>> NewS3Store(
   const bool dotted_bucket = config.bucket.find('.') != std::string::npos;
   options.path_style =
       config.force_path_style.value_or(custom_endpoint || dotted_bucket);
+  if (!options.path_style && HasIpHost(options.endpoint)) {
+    return absl::InvalidArgumentError(StrCat(
+        "storage://aws: forcePathStyle=false puts the bucket name in the "
+        "host, which cannot work with the IP address endpoint ",
+        UrlOrigin(options.endpoint),
+        "; leave forcePathStyle out or set it to true"));
+  }
   options.transport = NewAwsTransport(getenv);
   DEKMS_ASSIGN_OR_RETURN(options.credentials,
                          NewCredentials(config.access_key_id, config.access_key,

@@ -88,6 +88,16 @@ TEST(NewStore, S3ChecksBucketAndEndpoint) {
   EXPECT_THAT(NewStore(*unreachable), StatusIs(absl::StatusCode::kUnavailable));
 }
 
+TEST(NewStore, S3VirtualHostsNeedAHostName) {
+  auto storage = ParseStorageUri(
+      "storage://aws?bucket=dekms&region=us-east-1&accessKeyID=A&"
+      "accessKey=S&endpoint=http%3A%2F%2F127.0.0.1%3A1&forcePathStyle=false");
+  ASSERT_THAT(storage, IsOk());
+  EXPECT_THAT(NewStore(*storage),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cannot work with the IP address endpoint")));
+}
+
 TEST(NewKeyManager, BuildsClusterKms) {
   auto kms = ParseKmsUri(kClusterUri);
   ASSERT_THAT(kms, IsOk());

@@ -166,11 +166,11 @@ absl::Status CheckParams(const ParsedUri& parsed, std::string_view label,
     // clang 14 cannot capture a structured binding, hence the copy of the
     // reference.
     const std::string& param_name = name;
-    const bool known = std::any_of(specs.begin(), specs.end(),
-                                   [&param_name](const ParamSpec& spec) {
-                                     return spec.name == param_name;
+    const auto spec = std::find_if(specs.begin(), specs.end(),
+                                   [&param_name](const ParamSpec& candidate) {
+                                     return candidate.name == param_name;
                                    });
-    if (!known) {
+    if (spec == specs.end()) {
       return absl::InvalidArgumentError(
           StrCat("unknown parameter ", DescribeName(name), " in ", label,
                  " URI; the accepted parameters are ",
@@ -180,7 +180,8 @@ absl::Status CheckParams(const ParsedUri& parsed, std::string_view label,
     if (value.empty()) {
       return absl::InvalidArgumentError(
           StrCat("parameter ", internal::Quote(name), " of ", label,
-                 " URI is empty; give it a value or leave it out"));
+                 " URI is empty; give it a value",
+                 spec->required ? "" : " or leave it out"));
     }
   }
   for (const ParamSpec& spec : specs) {

@@ -102,7 +102,13 @@ TEST(ParseUri, RejectsRepeatedParameter) {
 TEST(ParseUri, RejectsEmptyValue) {
   ExpectRejected("kms://aws?region=&keyName=k",
                  "\"region\" of kms://aws URI is empty");
-  ExpectRejected("kms://aws?region&keyName=k", "is empty");
+  ExpectRejected("kms://aws?region&keyName=k", "is empty; give it a value");
+  // A required parameter cannot be left out, so the message does not say so.
+  EXPECT_THAT(ParseKmsUri("kms://aws?region=&keyName=k").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       Not(HasSubstr("leave it out"))));
+  ExpectRejected("kms://aws?region=r&keyName=k&endpoint=",
+                 "give it a value or leave it out");
 }
 
 TEST(ParseUri, RejectsBadPercentEncoding) {

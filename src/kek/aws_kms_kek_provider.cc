@@ -87,6 +87,9 @@ std::string_view HintFor(absl::StatusCode code) {
              "machine clock";
     case absl::StatusCode::kDataLoss:
       return "; the blob was altered or belongs to another DEK ID or length";
+    case absl::StatusCode::kFailedPrecondition:
+      return "; check that the key exists, is enabled and is not pending "
+             "deletion (aws kms describe-key)";
     default:
       return "";
   }
@@ -150,11 +153,15 @@ absl::StatusOr<SecretJson> CallKms(const AwsKmsKekOptions& options,
                                     options.now ? options.now() : absl::Now()));
     return request;
   };
-  DEKMS_ASSIGN_OR_RETURN(
-      HttpResponse response,
-      SendWithRetries(*options.transport, options.retry,
-                      StrCat(kService, " ", operation), /*idempotent=*/true,
-                      build, ClassifyKmsResponse));
+  absl::StatusOr<HttpResponse> sent = SendWithRetries(
+      *options.transport, options.retry, StrCat(kService, " ", operation),
+      /*idempotent=*/true, build, ClassifyKmsResponse);
+  if (!sent.ok()) {
+    return absl::Status(
+        sent.status().code(),
+        StrCat(kService, " ", operation, ": ", sent.status().message()));
+  }
+  const HttpResponse& response = *sent;
   if (response.status != 200) {
     return ErrorFromResponse(response, operation);
   }

@@ -103,6 +103,12 @@ grpc::Status KeyService::GetDataKey(grpc::ServerContext* context,
         id, request->length(), absl::StatusCodeToString(status.code()),
         latency.count(), context->peer(), absl::CEscape(status.message()));
   }
+  if (!status.ok()) {
+    // Tells clients that the service ran and answered with this error, so
+    // they do not blame the connection for a backend's failure.
+    context->AddTrailingMetadata(std::string(kErrorOriginMetadataKey),
+                                 "key-service");
+  }
   return ToGrpcStatus(status);
 }
 

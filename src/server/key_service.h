@@ -18,6 +18,11 @@ namespace dekms::internal {
 // master secret yields the same disk keys.
 inline constexpr std::string_view kDataKeyIdPrefix = "key-";
 
+// Trailing metadata key that the service sets, to "key-service", on every
+// error it answers itself; errors without it come from the connection.
+inline constexpr std::string_view kErrorOriginMetadataKey =
+    "dekms-error-origin";
+
 // Maximum length of a data_key_id, so that the prefixed ID stays within
 // kMaxDekIdBytes.
 inline constexpr size_t kMaxDataKeyIdBytes =

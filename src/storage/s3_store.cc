@@ -12,6 +12,7 @@
 #include "src/base/quote.h"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
+#include "src/base/utf8.h"
 #include "src/cloud/aws/sigv4.h"
 #include "src/cloud/xml.h"
 #include "src/crypto/encoding.h"
@@ -79,62 +80,24 @@ S3Error ErrorFromResponse(
           "machine clock";
       break;
     case absl::StatusCode::kFailedPrecondition:
-      if (error.code != "NoSuchBucket") {
-        hint = "; check that the region parameter is the bucket's region";
-      }
+      hint = error.code == "NoSuchBucket"
+                 ? "; the bucket was deleted after dekms started; restore "
+                   "it, or restart dekms to create an empty one"
+                 : "; check that the region parameter is the bucket's "
+                   "region";
       break;
     default:
       break;
   }
+  if (error.code.empty() && response.status == 400) {
+    // HEAD replies carry no error body, so the status is all there is.
+    hint =
+        "; S3 gave no error code (a HEAD reply has no body); a 400 here "
+        "is most often an invalid or expired session token, or a region "
+        "that is not the bucket's";
+  }
   return {error.code,
           absl::Status(status.code(), StrCat(status.message(), hint))};
-}
-
-bool IsValidUtf8WithoutControls(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) {
-      if (byte < 0x20 || byte == 0x7f) {
-        return false;
-      }
-      ++i;
-      continue;
-    }
-    size_t length = 0;
-    uint32_t code_point = 0;
-    if ((byte & 0xE0) == 0xC0) {
-      length = 2;
-      code_point = byte & 0x1F;
-    } else if ((byte & 0xF0) == 0xE0) {
-      length = 3;
-      code_point = byte & 0x0F;
-    } else if ((byte & 0xF8) == 0xF0) {
-      length = 4;
-      code_point = byte & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) {
-      return false;
-    }
-    for (size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) {
-        return false;
-      }
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    constexpr uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinimum[length] || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF) ||
-        (code_point >= 0x80 && code_point <= 0x9F)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
 }
 
 bool IsAmbiguous(const absl::StatusOr<HttpResponse>& result) {
@@ -163,6 +126,33 @@ absl::Status ValidateS3BucketName(std::string_view bucket) {
                " is invalid; use 3 to 63 lowercase letters, digits, dots and "
                "dashes, starting and ending with a letter or digit"));
   }
+  const bool looks_like_ip =
+      std::all_of(bucket.begin(), bucket.end(), [](char c) {
+        return absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '.';
+      });
+  if (looks_like_ip) {
+    return absl::InvalidArgumentError(
+        StrCat("S3 bucket name ", Quote(bucket),
+               " is invalid: S3 rejects names formatted as IP addresses"));
+  }
+  // Prefixes and suffixes that S3 reserves for its own kinds of bucket.
+  for (std::string_view prefix : {"xn--", "sthree-", "amzn-s3-demo-"}) {
+    if (bucket.starts_with(prefix)) {
+      return absl::InvalidArgumentError(StrCat("S3 bucket name ", Quote(bucket),
+                                               " is invalid: S3 reserves "
+                                               "the prefix ",
+                                               Quote(prefix)));
+    }
+  }
+  for (std::string_view suffix :
+       {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"}) {
+    if (bucket.ends_with(suffix)) {
+      return absl::InvalidArgumentError(StrCat("S3 bucket name ", Quote(bucket),
+                                               " is invalid: S3 reserves "
+                                               "the suffix ",
+                                               Quote(suffix)));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -173,7 +163,7 @@ absl::Status ValidateS3ObjectKey(std::string_view id) {
                "key is 1 to ",
                kMaxObjectKeyBytes, " bytes; this ID is ", id.size(), " bytes"));
   }
-  if (!IsValidUtf8WithoutControls(id)) {
+  if (!IsValidUtf8(id) || HasControlCharacters(id)) {
     return absl::InvalidArgumentError(
         "storage://aws stores each DEK under its ID, so the ID must be valid "
         "UTF-8 without control characters");

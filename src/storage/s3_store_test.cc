@@ -37,6 +37,22 @@ TEST(ValidateS3BucketName, RejectsOthers) {
   }
 }
 
+TEST(ValidateS3BucketName, RejectsReservedForms) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"192.168.1.1", "IP addresses"},
+      {"xn--bucket", "prefix \"xn--\""},
+      {"sthree-x", "prefix \"sthree-\""},
+      {"data-s3alias", "suffix \"-s3alias\""},
+      {"data--ol-s3", "suffix \"--ol-s3\""},
+  };
+  for (const auto& [name, message] : cases) {
+    EXPECT_THAT(
+        ValidateS3BucketName(name),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(message)))
+        << name;
+  }
+}
+
 TEST(ValidateS3ObjectKey, AcceptsPrintableUtf8) {
   for (const char* id :
        {"key-disk-1", "a b+c%d", "dir//file", "dir/.hidden", "a/..b",

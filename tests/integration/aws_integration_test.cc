@@ -537,6 +537,43 @@ TEST_F(AwsFaultTest, S3UnclearWritesAreBounded) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(AwsFaultTest, ServiceErrorIsNotBlamedOnTheConnection) {
+  const std::string arn = CreateKey();
+  std::vector<std::string> env = AwsEnvironment();
+  for (std::string& entry : env) {
+    if (entry.starts_with("AWS_ENDPOINT_URL=")) {
+      entry = "AWS_ENDPOINT_URL=" + proxy_->endpoint();
+    }
+  }
+  // The storage URI comes from the environment, as a URI with secrets
+  // should, to stay out of the process list.
+  env.push_back(
+      "DEKMS_STORAGE_URI=storage://aws?bucket=dekms-blame&"
+      "region=us-east-1");
+  std::string address;
+  auto server =
+      StartServer({"--kms-uri", "kms://aws?region=us-east-1&keyName=" + arn},
+                  &address, env);
+  ASSERT_NE(server, nullptr);
+  EXPECT_THAT(server->stderr_text(), HasSubstr("bucket dekms-blame"));
+
+  Queue(Fault::Status(503, /*count=*/5), "GET");
+  const ProcessResult failed =
+      Dekms({"get", "key-disk-1", "--server", address});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_THAT(failed.stderr_text,
+              AllOf(HasSubstr("key service at " + address),
+                    HasSubstr("Amazon S3 GetObject failed: HTTP 503"),
+                    Not(HasSubstr("check that the key service runs"))));
+
+  server->Signal(SIGTERM);
+  ASSERT_THAT(server->Wait(absl::Seconds(30)).status(), IsOk());
+  const ProcessResult unreachable =
+      Dekms({"get", "key-disk-1", "--server", address, "--timeout", "2"});
+  EXPECT_THAT(unreachable.stderr_text,
+              HasSubstr("check that the key service runs"));
+}
+
 // --- dekms end to end --------------------------------------------------------
 
 TEST_F(AwsIntegrationTest, ServiceServesDeksFromKmsAndS3) {

@@ -60,6 +60,11 @@ TEST_F(KeyServiceIntegrationTest, InvalidRequestsFailWithClearErrors) {
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   const std::pair<std::string, uint32_t> cases[] = {
       {"disk", 0}, {"", 32}, {std::string(509, 'x'), 32}, {"disk", 8161}};
+  // The CLI catches an ID that is not UTF-8, which protobuf cannot send.
+  const ProcessResult not_utf8 = Dekms({"get", "bad\xff", "--server", address});
+  EXPECT_EQ(not_utf8.exit_code, 1);
+  EXPECT_THAT(not_utf8.stderr_text, HasSubstr("the ID is not valid UTF-8"));
+
   for (const auto& [id, length] : cases) {
     grpc::ClientContext context;
     kms::GetDataKeyRequest request;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "src/base/quote.h"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
 
@@ -46,8 +47,9 @@ absl::Status ValidateAwsRegion(std::string_view region) {
       });
   if (!valid) {
     return absl::InvalidArgumentError(
-        "AWS region must be a region name such as eu-central-1: lowercase "
-        "letters, digits and dashes");
+        StrCat("AWS region ", Quote(region),
+               " is not a region name such as eu-central-1: use lowercase "
+               "letters, digits and dashes"));
   }
   return absl::OkStatus();
 }

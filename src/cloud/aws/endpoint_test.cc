@@ -62,9 +62,9 @@ TEST(ResolveAwsEndpoint, RejectsBadValuesNamingTheSource) {
   EXPECT_THAT(
       ResolveAwsEndpoint("https://u:p@h", "KMS", "kms", "r", env),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no user name")));
-  EXPECT_THAT(
-      ResolveAwsEndpoint("", "KMS", "kms", "Bad_Region", env),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("region")));
+  EXPECT_THAT(ResolveAwsEndpoint("", "KMS", "kms", "Bad_Region", env),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("AWS region \"Bad_Region\" is not")));
 }
 
 TEST(ValidateAwsRegion, AcceptsRegionNamesOnly) {
