@@ -67,8 +67,6 @@ absl::StatusOr<std::shared_ptr<AwsCredentialsProvider>> NewCredentials(
                                                    std::move(chain)));
 }
 
-}  // namespace
-
 // Names the URI form in an error about its parameters.
 absl::Status InUri(const absl::Status& status, std::string_view uri_form) {
   return {status.code(), StrCat(uri_form, ": ", status.message())};
@@ -87,23 +85,51 @@ bool HasIpHost(std::string_view base_url) {
   });
 }
 
+// What every AWS client needs: where to send requests, how, and as whom.
+struct AwsClientParts {
+  std::string endpoint;
+  std::shared_ptr<HttpTransport> transport;
+  std::shared_ptr<AwsCredentialsProvider> credentials;
+};
+
+// Resolves the endpoint and credentials for one service, the way the AWS
+// SDKs do, from a URI's parameters and the environment.
+absl::StatusOr<AwsClientParts> NewAwsClientParts(
+    std::string_view uri_form, std::string_view service_env,
+    std::string_view host_prefix, const std::string& region,
+    const std::string& endpoint, const std::string& access_key_id,
+    const SecretBytes& access_key, const SecretBytes& session_token) {
+  const GetEnvFunction getenv = ProcessEnvironment();
+  if (absl::Status valid = ValidateAwsRegion(region); !valid.ok()) {
+    return InUri(valid, uri_form);
+  }
+  AwsClientParts parts;
+  DEKMS_ASSIGN_OR_RETURN(
+      parts.endpoint,
+      ResolveAwsEndpoint(endpoint, service_env, host_prefix, region, getenv));
+  parts.transport = NewAwsTransport(getenv);
+  DEKMS_ASSIGN_OR_RETURN(
+      parts.credentials,
+      NewCredentials(access_key_id, access_key, session_token, region,
+                     parts.transport, getenv));
+  return parts;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<KekProvider>> NewAwsKmsKek(
     const AwsKmsConfig& config) {
-  const GetEnvFunction getenv = ProcessEnvironment();
-  if (absl::Status region = ValidateAwsRegion(config.region); !region.ok()) {
-    return InUri(region, "kms://aws");
-  }
+  DEKMS_ASSIGN_OR_RETURN(
+      AwsClientParts parts,
+      NewAwsClientParts("kms://aws", "KMS", "kms", config.region,
+                        config.endpoint, config.access_key_id,
+                        config.access_key, config.session_token));
   AwsKmsKekOptions options;
   options.region = config.region;
   options.key_name = config.key_name;
-  DEKMS_ASSIGN_OR_RETURN(
-      options.endpoint,
-      ResolveAwsEndpoint(config.endpoint, "KMS", "kms", config.region, getenv));
-  options.transport = NewAwsTransport(getenv);
-  DEKMS_ASSIGN_OR_RETURN(options.credentials,
-                         NewCredentials(config.access_key_id, config.access_key,
-                                        config.session_token, config.region,
-                                        options.transport, getenv));
+  options.endpoint = std::move(parts.endpoint);
+  options.transport = std::move(parts.transport);
+  options.credentials = std::move(parts.credentials);
   spdlog::info("AWS KMS: key {} in {} at {}, credentials from {}",
                config.key_name, config.region, UrlOrigin(options.endpoint),
                options.credentials->Describe());
@@ -115,16 +141,17 @@ absl::StatusOr<std::unique_ptr<KekProvider>> NewAwsKmsKek(
 
 absl::StatusOr<std::unique_ptr<Store>> NewS3Store(
     const AwsS3StoreConfig& config) {
-  const GetEnvFunction getenv = ProcessEnvironment();
-  if (absl::Status region = ValidateAwsRegion(config.region); !region.ok()) {
-    return InUri(region, "storage://aws");
-  }
+  DEKMS_ASSIGN_OR_RETURN(
+      AwsClientParts parts,
+      NewAwsClientParts("storage://aws", "S3", "s3", config.region,
+                        config.endpoint, config.access_key_id,
+                        config.access_key, config.session_token));
   S3StoreOptions options;
   options.bucket = config.bucket;
   options.region = config.region;
-  DEKMS_ASSIGN_OR_RETURN(
-      options.endpoint,
-      ResolveAwsEndpoint(config.endpoint, "S3", "s3", config.region, getenv));
+  options.endpoint = std::move(parts.endpoint);
+  options.transport = std::move(parts.transport);
+  options.credentials = std::move(parts.credentials);
   // A custom endpoint (from the URI or the environment) is most likely an
   // S3-compatible server, and those mostly need path-style addresses.
   const bool custom_endpoint = !options.endpoint.ends_with(".amazonaws.com") &&
@@ -141,11 +168,6 @@ absl::StatusOr<std::unique_ptr<Store>> NewS3Store(
         UrlOrigin(options.endpoint),
         "; leave forcePathStyle out or set it to true"));
   }
-  options.transport = NewAwsTransport(getenv);
-  DEKMS_ASSIGN_OR_RETURN(options.credentials,
-                         NewCredentials(config.access_key_id, config.access_key,
-                                        config.session_token, config.region,
-                                        options.transport, getenv));
   spdlog::info(
       "Amazon S3: bucket {} in {} at {} ({} addressing), "
       "credentials from {}",
