@@ -110,6 +110,29 @@ absl::Status ProviderErrorToStatus(const ProviderError& error,
   return {code.value_or(CodeForHttpStatus(error.http_status)), message};
 }
 
+absl::Status ValidateBaseUrl(std::string_view url, std::string_view what) {
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return absl::InvalidArgumentError(
+        StrCat(what,
+               " must start with https:// or http://, such as "
+               "https://s3.example.com or http://127.0.0.1:9000"));
+  }
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty() || authority.find('@') != std::string_view::npos ||
+      rest.find_first_of("?#") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat(what,
+               " must be a base URL with a host and no user name, query or "
+               "fragment, such as https://s3.example.com"));
+  }
+  return absl::OkStatus();
+}
+
 std::string UrlOrigin(std::string_view url) {
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {

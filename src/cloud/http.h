@@ -116,6 +116,12 @@ struct ProviderError {
 // Compares header names the way HTTP does, ignoring ASCII case.
 [[nodiscard]] bool HeaderNameEquals(std::string_view a, std::string_view b);
 
+// Checks that `url` is a base URL for an API: http or https, a host, and
+// no user information, query or fragment. Messages start with `what`, such
+// as "parameter \"endpoint\" of kms://aws URI", and show an example.
+[[nodiscard]] absl::Status ValidateBaseUrl(std::string_view url,
+                                           std::string_view what);
+
 // Returns "scheme://host[:port]" of `url`, for messages that must not show
 // the path or query.
 [[nodiscard]] std::string UrlOrigin(std::string_view url);

@@ -15,6 +15,7 @@
 #include "src/base/quote.h"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
+#include "src/cloud/http.h"
 #include "src/crypto/encoding.h"
 #include "src/crypto/secret_text.h"
 
@@ -244,26 +245,8 @@ absl::Status CheckEndpoint(std::string_view endpoint, std::string_view label) {
   if (endpoint.empty()) {
     return absl::OkStatus();
   }
-  std::string_view rest = endpoint;
-  if (rest.starts_with("https://")) {
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else {
-    return absl::InvalidArgumentError(
-        StrCat("parameter \"endpoint\" of ", label,
-               " URI must start with https:// or http://, such as "
-               "https://s3.example.com or http://127.0.0.1:9000"));
-  }
-  const std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.empty() || authority.find('@') != std::string_view::npos ||
-      rest.find_first_of("?#") != std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        StrCat("parameter \"endpoint\" of ", label,
-               " URI must be a base URL with a host and no user name, query "
-               "or fragment, such as https://s3.example.com"));
-  }
-  return absl::OkStatus();
+  return internal::ValidateBaseUrl(
+      endpoint, StrCat("parameter \"endpoint\" of ", label, " URI"));
 }
 
 absl::StatusOr<std::optional<bool>> TakeBool(ParsedUri& parsed,

@@ -6,29 +6,14 @@
 #include "src/base/quote.h"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
+#include "src/cloud/http.h"
 
 namespace dekms::internal {
 namespace {
 
 absl::StatusOr<std::string> CheckBaseUrl(std::string url,
                                          std::string_view source) {
-  std::string_view rest = url;
-  if (rest.starts_with("https://")) {
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else {
-    return absl::InvalidArgumentError(StrCat(
-        "endpoint from ", source, " must start with https:// or http://"));
-  }
-  const std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.empty() || authority.find('@') != std::string_view::npos ||
-      rest.find_first_of("?#") != std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        StrCat("endpoint from ", source,
-               " must be a base URL with a host and no user name, query or "
-               "fragment"));
-  }
+  DEKMS_RETURN_IF_ERROR(ValidateBaseUrl(url, StrCat("endpoint from ", source)));
   while (url.ends_with('/')) {
     url.pop_back();
   }
