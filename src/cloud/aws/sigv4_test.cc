@@ -995,8 +995,7 @@ class AwsSigV4SuiteTest : public ::testing::TestWithParam<std::string_view> {};
 
 TEST_P(AwsSigV4SuiteTest, HeaderSigningMatches) {
   if (!std::filesystem::is_directory(SuiteDir())) {
-    GTEST_SKIP() << "the AWS SigV4 test suite is not at "
-                 << SuiteDir().string()
+    GTEST_SKIP() << "the AWS SigV4 test suite is not at " << SuiteDir().string()
                  << "; set DEKMS_SIGV4_SUITE_DIR to run these cases";
   }
   std::optional<SuiteCase> loaded =
@@ -1062,8 +1061,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, AwsSigV4SuiteTest,
 
 TEST(AwsSigV4Suite, ListsEveryCase) {
   if (!std::filesystem::is_directory(SuiteDir())) {
-    GTEST_SKIP() << "the AWS SigV4 test suite is not at "
-                 << SuiteDir().string()
+    GTEST_SKIP() << "the AWS SigV4 test suite is not at " << SuiteDir().string()
                  << "; set DEKMS_SIGV4_SUITE_DIR to run these cases";
   }
   std::vector<std::string> found;
