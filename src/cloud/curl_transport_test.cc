@@ -41,7 +41,7 @@ class ScriptedServerTest : public ::testing::Test {
   }
 
   [[nodiscard]] HttpRequest Request(std::string method,
-                                    std::string path) const {
+                                    const std::string& path) const {
     HttpRequest request;
     request.method = std::move(method);
     request.url = base_url_ + path;

@@ -23,6 +23,36 @@ namespace {
 constexpr std::string_view kService = "Amazon S3";
 constexpr size_t kMaxObjectKeyBytes = 1024;
 
+// Returns the status code for S3 error `code` where the HTTP status alone
+// would mislead, or nullopt to map by HTTP status.
+std::optional<absl::StatusCode> CodeForS3Error(std::string_view code,
+                                               int http_status) {
+  const bool bad_credentials = code == "SignatureDoesNotMatch" ||
+                               code == "InvalidAccessKeyId" ||
+                               code == "RequestTimeTooSkewed" ||
+                               code == "ExpiredToken" || code == "InvalidToken";
+  const bool wrong_bucket_or_region =
+      code == "NoSuchBucket" || code == "AuthorizationHeaderMalformed" ||
+      code == "PermanentRedirect" ||
+      code == "IllegalLocationConstraintException" || http_status == 301 ||
+      http_status == 307;
+  // Only NoSuchKey proves absence, and callers check for it themselves, so
+  // any other 404 is an answer that cannot be trusted.
+  const bool transient_or_unclear =
+      code == "SlowDown" || code == "RequestTimeout" ||
+      code == "ConditionalRequestConflict" || http_status == 404;
+  if (bad_credentials) {
+    return absl::StatusCode::kUnauthenticated;
+  }
+  if (wrong_bucket_or_region) {
+    return absl::StatusCode::kFailedPrecondition;
+  }
+  if (transient_or_unclear) {
+    return absl::StatusCode::kUnavailable;
+  }
+  return std::nullopt;
+}
+
 struct S3Error {
   std::string code;
   absl::Status status;
@@ -46,25 +76,7 @@ S3Error ErrorFromResponse(
   }
   std::optional<absl::StatusCode> code = code_override;
   if (!code.has_value()) {
-    if (error.code == "SignatureDoesNotMatch" ||
-        error.code == "InvalidAccessKeyId" ||
-        error.code == "RequestTimeTooSkewed" || error.code == "ExpiredToken" ||
-        error.code == "InvalidToken") {
-      code = absl::StatusCode::kUnauthenticated;
-    } else if (error.code == "NoSuchBucket" ||
-               error.code == "AuthorizationHeaderMalformed" ||
-               error.code == "PermanentRedirect" ||
-               error.code == "IllegalLocationConstraintException") {
-      code = absl::StatusCode::kFailedPrecondition;
-    } else if (error.code == "SlowDown" || error.code == "RequestTimeout" ||
-               error.code == "ConditionalRequestConflict") {
-      code = absl::StatusCode::kUnavailable;
-    } else if (response.status == 404) {
-      // Only NoSuchKey proves absence; callers check for it themselves.
-      code = absl::StatusCode::kUnavailable;
-    } else if (response.status == 301 || response.status == 307) {
-      code = absl::StatusCode::kFailedPrecondition;
-    }
+    code = CodeForS3Error(error.code, response.status);
   }
   absl::Status status = ProviderErrorToStatus(error, code);
   std::string_view hint;
