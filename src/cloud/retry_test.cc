@@ -16,7 +16,7 @@ using ::dekms::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Answers each Send() with the next scripted outcome: an HTTP status, or a
+// Returns, from each Send(), the next scripted outcome: an HTTP status, or a
 // transport error when the status is negative.
 class ScriptedTransport : public HttpTransport {
  public:

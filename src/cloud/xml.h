@@ -8,9 +8,9 @@ namespace dekms::internal {
 
 // Returns the text of the first <tag>...</tag> element in `xml`, with the
 // five predefined entities decoded, or an empty string when there is none.
-// Cloud error replies and STS credentials are small documents without
-// attributes on the elements read, CDATA or repeated names that matter, so
-// this is all the XML reading dekms needs; it is not a general parser.
+// It is not a general XML parser. Cloud error replies are small documents
+// whose elements have no attributes, CDATA or repeated names that matter,
+// so this is all the XML reading they need.
 [[nodiscard]] std::string XmlElementText(std::string_view xml,
                                          std::string_view tag);
 
