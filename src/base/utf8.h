@@ -51,7 +51,7 @@ namespace dekms::internal {
   return true;
 }
 
-// Returns whether valid UTF-8 `text` holds a control character: U+0000 to
+// Returns whether valid UTF-8 `text` contains a control character: U+0000 to
 // U+001F, U+007F, or U+0080 to U+009F (encoded as C2 80 to C2 9F).
 [[nodiscard]] inline bool HasControlCharacters(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {

@@ -92,7 +92,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   const std::string_view line(data, bytes);
   if (line.starts_with("HTTP/")) {
     // A new status line starts a new response (after a 100 Continue, say);
-    // headers of the earlier one do not belong to the final answer.
+    // headers of the earlier one do not belong to the final response.
     transfer->headers.clear();
     return bytes;
   }
@@ -198,7 +198,8 @@ class CurlTransport final : public HttpTransport {
       WipeString(line);
     }
     // curl would add "Expect: 100-continue" to larger bodies, which some
-    // servers never answer, and a form Content-Type to bodies that have none.
+    // servers never respond to, and a form Content-Type to bodies without
+    // one.
     append("Expect:");
     if (!has_content_type) {
       append("Content-Type:");

@@ -91,7 +91,7 @@ struct CurlTransportOptions {
   size_t max_response_bytes = 1 << 20;
 };
 
-// What a cloud answered when it refused a request, as parsed from its
+// The error a cloud returned for a rejected request, as parsed from its
 // error reply. None of the fields is secret.
 struct ProviderError {
   std::string service;    // "AWS KMS", "Amazon S3".

@@ -27,9 +27,9 @@ struct RetryPolicy {
   std::function<void(absl::Duration)> sleep;
 };
 
-// What to do with one attempt's outcome.
+// The decision on one attempt's outcome.
 struct RetryDecision {
-  // Set to retry the request; the text says why and goes to the log.
+  // Set to retry the request. The text is the reason, and goes to the log.
   std::optional<std::string> retry_reason;
 };
 
@@ -39,7 +39,7 @@ using RetryClassifier = absl::FunctionRef<RetryDecision(const HttpResponse&)>;
 
 RetryDecision DefaultRetryClassifier(const HttpResponse& response);
 
-// Sends the request from `build` until it gets an answer that
+// Sends the request from `build` until it gets a response that
 // `classify` does not want retried, or the policy runs out. `build` runs
 // once per attempt, so a signer can date and sign each attempt afresh.
 // Connection errors and attempt timeouts are retried only when

@@ -14,11 +14,13 @@ std::string XmlElementText(std::string_view xml, std::string_view tag) {
   if (start == std::string_view::npos) {
     return "";
   }
+
   const size_t begin = start + open.size();
   const size_t end = xml.find(close, begin);
   if (end == std::string_view::npos) {
     return "";
   }
+
   std::string_view raw = xml.substr(begin, end - begin);
   std::string text;
   text.reserve(raw.size());
@@ -27,6 +29,7 @@ std::string XmlElementText(std::string_view xml, std::string_view tag) {
                                                              {"&gt;", '>'},
                                                              {"&quot;", '"'},
                                                              {"&apos;", '\''}};
+
   while (!raw.empty()) {
     bool replaced = false;
     if (raw.front() == '&') {

@@ -85,7 +85,7 @@ bool HasIpHost(std::string_view base_url) {
   });
 }
 
-// What every AWS client needs: where to send requests, how, and as whom.
+// The endpoint, transport and credentials that every AWS client needs.
 struct AwsClientParts {
   std::string endpoint;
   std::shared_ptr<HttpTransport> transport;

@@ -104,8 +104,8 @@ grpc::Status KeyService::GetDataKey(grpc::ServerContext* context,
         latency.count(), context->peer(), absl::CEscape(status.message()));
   }
   if (!status.ok()) {
-    // Tells clients that the service ran and answered with this error, so
-    // they do not blame the connection for a backend's failure.
+    // Tells clients that the service ran and returned this error, so they
+    // do not blame the connection for a backend's failure.
     context->AddTrailingMetadata(std::string(kErrorOriginMetadataKey),
                                  "key-service");
   }

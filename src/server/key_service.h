@@ -19,7 +19,7 @@ namespace dekms::internal {
 inline constexpr std::string_view kDataKeyIdPrefix = "key-";
 
 // Trailing metadata key that the service sets, to "key-service", on every
-// error it answers itself; errors without it come from the connection.
+// error it returns itself. Errors without it come from the connection.
 inline constexpr std::string_view kErrorOriginMetadataKey =
     "dekms-error-origin";
 

@@ -37,7 +37,7 @@ std::optional<absl::StatusCode> CodeForS3Error(std::string_view code,
       code == "IllegalLocationConstraintException" || http_status == 301 ||
       http_status == 307;
   // Only NoSuchKey proves absence, and callers check for it themselves, so
-  // any other 404 is an answer that cannot be trusted.
+  // any other 404 is a response that cannot be trusted.
   const bool transient_or_unclear =
       code == "SlowDown" || code == "RequestTimeout" ||
       code == "ConditionalRequestConflict" || http_status == 404;

@@ -41,7 +41,7 @@ inline constexpr std::string_view kS3ProbeKey =
 // Store for storage://aws: one object per DEK in an S3 or S3-compatible
 // bucket, named by the DEK ID itself.
 //
-// Create() is PutObject with `If-None-Match: *`, which S3 answers with 412
+// Create() is PutObject with `If-None-Match: *`, which S3 rejects with 412
 // when the object exists. A write whose outcome is unknown (a timeout, a
 // reset or a 5xx reply) is settled by reading the object back, never by a
 // blind second write. Get() reports kNotFound only for S3's NoSuchKey, so a
@@ -49,10 +49,10 @@ inline constexpr std::string_view kS3ProbeKey =
 class S3Store final : public Store {
  public:
   // Creates the bucket when it is missing (HeadBucket, then CreateBucket
-  // with the location rules of the region), then checks with a probe
-  // object that the store rejects a second conditional write: a store that
-  // ignores `If-None-Match: *` would let two writers replace each other's
-  // DEKs, so it fails with kFailedPrecondition.
+  // with the location rules of the region). Then checks with a probe object
+  // that the store rejects a second conditional write. A store that ignores
+  // `If-None-Match: *` would let two writers replace each other's DEKs, so
+  // it fails with kFailedPrecondition.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<S3Store>> Create(
       S3StoreOptions options);
 

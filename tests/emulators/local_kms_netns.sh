@@ -4,8 +4,8 @@
 # KMSInvalidStateException).
 #
 # local-kms listens on every interface and has no option to listen on
-# loopback only, so this script runs it, and the test, inside a new user
-# and network namespace whose only interface is its own loopback: nothing
+# loopback only. So this script runs it, and the test, inside a new user
+# and network namespace whose only interface is its own loopback. Nothing
 # outside the namespace can reach the emulator, and it can reach nothing.
 #
 # Usage: local_kms_netns.sh LOCAL_KMS_BINARY TEST_BINARY [TEST_ARGS...]

@@ -6,7 +6,7 @@ to stderr once it accepts connections; with "--tls CERT KEY" it serves
 HTTPS and writes an https URL. Paths choose the behaviour:
 
   /echo               200 with a JSON object describing the request
-  /status/CODE        answers CODE with a short body
+  /status/CODE        responds CODE with a short body
   /bytes/N            200 with N bytes of "x"
   /slow/MS            waits MS milliseconds, then answers 200
   /reset              closes the connection without answering

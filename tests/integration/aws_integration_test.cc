@@ -158,7 +158,7 @@ class AwsIntegrationTest : public DekmsProcessTest {
 
 // --- AWS KMS ---------------------------------------------------------------
 
-TEST_F(AwsIntegrationTest, KmsResolvesEveryKeyNameFormToTheArn) {
+TEST_F(AwsIntegrationTest, KmsKeyNamesResolveToArn) {
   const std::string arn = CreateKey();
   const std::string key_id = arn.substr(arn.rfind('/') + 1);
   Kms("CreateAlias",
@@ -420,7 +420,7 @@ TEST_F(AwsFaultTest, KmsSlowReplyTimesOut) {
 }
 
 // moto 5.2.6 never sends these error types (it encrypts under disabled
-// keys, for one), so the proxy answers in KMS's JSON error shape instead.
+// keys, for one), so the proxy returns them in KMS's JSON error shape instead.
 TEST_F(AwsFaultTest, KmsMapsErrorTypesMotoNeverSends) {
   auto kek =
       AwsKmsKekProvider::Create(KekOptions(CreateKey(), proxy_->endpoint()));
@@ -446,11 +446,11 @@ TEST_F(AwsFaultTest, KmsMapsErrorTypesMotoNeverSends) {
   }
   auto counters = proxy_->Counters();
   ASSERT_THAT(counters.status(), IsOk());
-  // Client errors are answered at once, without retries.
+  // Client errors are returned at once, without retries.
   EXPECT_EQ(counters->by_target["TrentService.Decrypt"], 8);
 }
 
-TEST_F(AwsFaultTest, S3ReadRetriesAndNeverTurnsErrorsIntoAbsence) {
+TEST_F(AwsFaultTest, S3ReadErrorsAreNotAbsence) {
   auto store =
       S3Store::Create(StoreOptions("dekms-faults", proxy_->endpoint()));
   ASSERT_THAT(store.status(), IsOk());
