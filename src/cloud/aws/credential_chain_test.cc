@@ -834,7 +834,7 @@ TEST_F(CredentialChainHttpTest, FailedRefreshKeepsValidCredentials) {
   EXPECT_EQ(still_cached->access_key_id, "ASIAFAKESTS0001");
   EXPECT_EQ(State()["sts_calls"], 2);
   EXPECT_THAT(Log(), AllOf(HasSubstr("InvalidIdentityToken"),
-                           HasSubstr("stay in use until they expire")));
+                           HasSubstr("stays in use until it expires")));
 
   // The next attempt waits 30 seconds.
   clock_.Set(kStart + absl::Minutes(56) + absl::Seconds(10));

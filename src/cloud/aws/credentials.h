@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dekms/secret_bytes.h"
+#include "src/cloud/environment.h"
 
 namespace dekms::internal {
 
@@ -42,14 +43,6 @@ class AwsCredentialsProvider {
   // Never secret.
   [[nodiscard]] virtual std::string Describe() const = 0;
 };
-
-// Reads an environment variable; tests pass a map instead of the real
-// environment.
-using GetEnvFunction =
-    std::function<std::optional<std::string>(std::string_view name)>;
-
-// Returns the process environment as a GetEnvFunction.
-[[nodiscard]] GetEnvFunction ProcessEnvironment();
 
 }  // namespace dekms::internal
 
