@@ -15,6 +15,7 @@
 #include "src/base/utf8.h"
 #include "src/cloud/aws/sigv4.h"
 #include "src/cloud/xml.h"
+#include "src/storage/conditional_create.h"
 #include "src/crypto/encoding.h"
 
 namespace dekms::internal {
@@ -110,14 +111,6 @@ S3Error ErrorFromResponse(
   }
   return {error.code,
           absl::Status(status.code(), StrCat(status.message(), hint))};
-}
-
-bool IsAmbiguous(const absl::StatusOr<HttpResponse>& result) {
-  if (!result.ok()) {
-    return result.status().code() == absl::StatusCode::kUnavailable ||
-           result.status().code() == absl::StatusCode::kDeadlineExceeded;
-  }
-  return result->status >= 500;
 }
 
 }  // namespace
@@ -410,66 +403,26 @@ absl::StatusOr<std::string> S3Store::Get(std::string_view id) {
 
 absl::Status S3Store::Create(std::string_view id, std::string_view blob) {
   DEKMS_RETURN_IF_ERROR(ValidateS3ObjectKey(id));
-  const int max_rounds = std::max(1, options_.retry.max_attempts);
-  const auto now = [this] {
-    return options_.retry.now ? options_.retry.now() : absl::Now();
-  };
-  const absl::Time deadline = now() + options_.retry.total_timeout;
-  bool earlier_attempt_unclear = false;
-  absl::Status last_unclear;
-  for (int round = 1; round <= max_rounds; ++round) {
-    absl::StatusOr<HttpResponse> put = PutConditional(options_, id, blob);
-    if (put.ok() && put->status == 200) {
-      return absl::OkStatus();
-    }
-    const bool unclear = IsAmbiguous(put);
-    if (!unclear && !(put.ok() && put->status == 412)) {
-      return put.ok() ? ErrorFromResponse(*put, "PutObject").status
-                      : put.status();
-    }
-    if (!unclear && !earlier_attempt_unclear) {
-      return absl::AlreadyExistsError(
-          StrCat("a blob is already stored under this ID in S3 bucket ",
-                 Quote(options_.bucket)));
-    }
-    // Either this write's outcome is unknown, or it met an object that an
-    // earlier unknown write of ours may have created, so the stored bytes
-    // decide.
-    last_unclear =
-        put.ok() ? ErrorFromResponse(*put, "PutObject").status : put.status();
-    DEKMS_ASSIGN_OR_RETURN(std::optional<std::string> stored,
-                           ReadObject(options_, id));
-    if (stored.has_value()) {
-      if (*stored == blob) {
-        spdlog::info(
-            "S3 PutObject outcome was unclear; reading back found "
-            "the blob written");
-        return absl::OkStatus();
-      }
-      return absl::AlreadyExistsError(
-          StrCat("a blob is already stored under this ID in S3 bucket ",
-                 Quote(options_.bucket)));
-    }
-    earlier_attempt_unclear = true;
-    const absl::Duration wait = options_.retry.initial_backoff * round;
-    if (round == max_rounds || now() + wait >= deadline) {
-      break;
-    }
-    spdlog::warn(
-        "S3 PutObject round {} of {} had an unclear outcome ({}); "
-        "the object is absent, so the write is repeated",
-        round, max_rounds, std::string(last_unclear.message()));
-    if (options_.retry.sleep) {
-      options_.retry.sleep(wait);
-    } else {
-      absl::SleepFor(wait);
-    }
-  }
-  return absl::UnavailableError(
-      StrCat("S3 PutObject kept failing with an unclear outcome, and the "
-             "object is still absent; "
-             "last error: ",
-             last_unclear.message()));
+  using Outcome = ConditionalWrite::Outcome;
+  return CreateSettlingUnclearWrites(
+      blob, options_.retry, "S3 PutObject",
+      StrCat("a blob is already stored under this ID in S3 bucket ",
+             Quote(options_.bucket)),
+      [&]() -> ConditionalWrite {
+        absl::StatusOr<HttpResponse> put = PutConditional(options_, id, blob);
+        if (put.ok() && put->status == 200) {
+          return {Outcome::kWritten, absl::OkStatus()};
+        }
+        if (put.ok() && put->status == 412) {
+          return {Outcome::kExists, absl::OkStatus()};
+        }
+        const absl::Status status =
+            put.ok() ? ErrorFromResponse(*put, "PutObject").status
+                     : put.status();
+        return {IsUnclearWrite(put) ? Outcome::kUnclear : Outcome::kFailed,
+                status};
+      },
+      [&]() { return ReadObject(options_, id); });
 }
 
 }  // namespace dekms::internal
