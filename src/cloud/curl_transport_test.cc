@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/cloud/http.h"
+#include "src/crypto/encoding.h"
 #include "src/cloud/retry.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
@@ -350,6 +351,27 @@ TEST(UrlOriginTest, DropsPathQueryAndUserInformation) {
             "http://127.0.0.1:9000");
   EXPECT_EQ(UrlOrigin("http://user:pass@host:1/p"), "http://host:1");
   EXPECT_EQ(UrlOrigin("no scheme"), "(malformed URL)");
+}
+
+TEST(PercentEncodeTest, KeepsOnlyUnreservedCharacters) {
+  EXPECT_EQ(PercentEncode("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(PercentEncode("a/b c+d%e#f?g&h=\xc3\xa9"),
+            "a%2Fb%20c%2Bd%25e%23f%3Fg%26h%3D%C3%A9");
+  EXPECT_EQ(PercentEncode(std::string_view("\0\x7f", 2)), "%00%7F");
+  SecretTextBuilder builder;
+  AppendPercentEncoded("s+/=", builder);
+  EXPECT_EQ(RevealAsText(std::move(builder).Finish()), "s%2B%2F%3D");
+}
+
+TEST(IsLoopbackHostTest, AcceptsOnlyLoopbackAddresses) {
+  for (const char* host : {"localhost", "127.0.0.1", "127.1.2.3", "::1"}) {
+    EXPECT_TRUE(IsLoopbackHost(host)) << host;
+  }
+  for (const char* host : {"", "128.0.0.1", "127.0.0", "127.0.0.1.example",
+                           "localhost.example", "10.0.0.1", "::2",
+                           "127..0.1"}) {
+    EXPECT_FALSE(IsLoopbackHost(host)) << host;
+  }
 }
 
 }  // namespace

@@ -58,7 +58,68 @@ absl::StatusCode CodeForHttpStatus(int status) {
   return absl::StatusCode::kUnknown;
 }
 
+template <typename Output>
+void AppendEncoded(std::string_view value, Output& out) {
+  constexpr std::string_view kHex = "0123456789ABCDEF";
+  for (const char c : value) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out.push_back(c);
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out.push_back('%');
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0x0f]);
+    }
+  }
+}
+
+// Lets AppendEncoded write into a SecretTextBuilder.
+struct SecretTextOutput {
+  void push_back(char c) { builder.Append(c); }
+  SecretTextBuilder& builder;
+};
+
 }  // namespace
+
+std::string PercentEncode(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  AppendEncoded(value, out);
+  return out;
+}
+
+void AppendPercentEncoded(std::string_view value, SecretTextBuilder& out) {
+  SecretTextOutput output{out};
+  AppendEncoded(value, output);
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost" || host == "::1") {
+    return true;
+  }
+  // 127.0.0.0/8 in dotted-quad form.
+  if (!host.starts_with("127.")) {
+    return false;
+  }
+  int dots = 0;
+  int digits = 0;
+  for (const char c : host) {
+    if (c == '.') {
+      if (digits == 0) {
+        return false;
+      }
+      ++dots;
+      digits = 0;
+    } else if (absl::ascii_isdigit(static_cast<unsigned char>(c)) &&
+               digits < 3) {
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  return dots == 3 && digits > 0;
+}
 
 bool HeaderNameEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&

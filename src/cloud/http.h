@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dekms/secret_bytes.h"
+#include "src/crypto/secret_text.h"
 
 namespace dekms::internal {
 
@@ -121,6 +122,19 @@ struct ProviderError {
 // as "parameter \"endpoint\" of kms://aws URI", and show an example.
 [[nodiscard]] absl::Status ValidateBaseUrl(std::string_view url,
                                            std::string_view what);
+
+// Returns `value` with every byte except the unreserved characters of RFC
+// 3986 (letters, digits, "-", ".", "_", "~") written as %XX, so that it
+// fits in one path segment or query value whatever it contains.
+[[nodiscard]] std::string PercentEncode(std::string_view value);
+
+// Like PercentEncode(), for a value that may be secret, such as a client
+// secret in a form body.
+void AppendPercentEncoded(std::string_view value, SecretTextBuilder& out);
+
+// Returns whether `host` (without port or brackets) is a loopback address:
+// "localhost", 127.0.0.0/8 or ::1.
+[[nodiscard]] bool IsLoopbackHost(std::string_view host);
 
 // Returns "scheme://host[:port]" of `url`, for messages that must not show
 // the path or query.

@@ -25,6 +25,12 @@ class SecretTextBuilder {
 
   void Append(char c) { Append(std::string_view(&c, 1)); }
 
+  // Returns the text built so far. The view is valid until the next
+  // Append().
+  [[nodiscard]] std::string_view View() const {
+    return {reinterpret_cast<const char*>(buffer_.Reveal().data()), size_};
+  }
+
   // Returns the text built so far, sized exactly.
   [[nodiscard]] SecretBytes Finish() && {
     return SecretBytes::CopyFrom(buffer_.Reveal().first(size_));
