@@ -33,9 +33,9 @@
 //
 // Query values are form-decoded exactly once: "%XX" becomes the byte 0xXX
 // and "+" a space. Credentials (accessKeyID with accessKey, tenantID with
-// clientID and clientSecret, credentialsPath) may be left out.
-// TODO: the cloud backends are not built yet; they are to fall back to the
-// cloud's usual credential discovery when credentials are left out.
+// clientID and clientSecret, credentialsPath) may be left out; the cloud's
+// usual credential discovery then applies.
+// TODO: kms://azure and storage://azure parse but are not built yet.
 // docs/uris.md lists every parameter.
 namespace dekms {
 
@@ -78,6 +78,9 @@ struct GcpKmsConfig {
   std::string key_ring;
   std::string credentials_path;  // Empty: credential discovery.
   std::string key_name;
+  // Base URL of the Cloud KMS API; empty means
+  // https://cloudkms.googleapis.com (dekms only).
+  std::string endpoint;
 };
 
 // kms://local: a KEK in a local file of 32 raw bytes (dekms only).
@@ -126,6 +129,10 @@ struct GcsStoreConfig {
   std::string project_id;
   std::string bucket;
   std::string credentials_path;  // Empty: credential discovery.
+  // Base URL of the Cloud Storage JSON API; empty means
+  // STORAGE_EMULATOR_HOST when set, else https://storage.googleapis.com
+  // (dekms only).
+  std::string endpoint;
 };
 
 // storage://file: one file per DEK in a local directory (dekms only).

@@ -9,6 +9,7 @@
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
 #include "src/config/aws_backends.h"
+#include "src/config/gcp_backends.h"
 #include "src/kek/local_kek_provider.h"
 #include "src/kms/envelope_kms.h"
 #include "src/storage/file_store.h"
@@ -80,10 +81,14 @@ absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
                            internal::NewAwsKmsKek(*aws));
     return NewEnvelope(std::move(kek), storage, options);
   }
-  if (std::holds_alternative<AzureKmsConfig>(kms)) {
-    return NotBuiltYet("kms://azure", "Azure Key Vault and Managed HSM");
+  if (const auto* gcp = std::get_if<GcpKmsConfig>(&kms)) {
+    DEKMS_RETURN_IF_ERROR(RequireStore(storage, "kms://gcp"));
+    DEKMS_ASSIGN_OR_RETURN(
+        std::unique_ptr<KekProvider> kek,
+        internal::NewGcpKmsKek(*gcp, internal::ProcessEnvironment()));
+    return NewEnvelope(std::move(kek), storage, options);
   }
-  return NotBuiltYet("kms://gcp", "Google Cloud KMS");
+  return NotBuiltYet("kms://azure", "Azure Key Vault and Managed HSM");
 }
 
 absl::StatusOr<std::unique_ptr<Store>> NewStore(const StorageConfig& config) {
@@ -101,7 +106,7 @@ absl::StatusOr<std::unique_ptr<Store>> NewStore(const StorageConfig& config) {
         } else if constexpr (std::is_same_v<T, AzureBlobStoreConfig>) {
           return NotBuiltYet("storage://azure", "Azure Blob Storage");
         } else if constexpr (std::is_same_v<T, GcsStoreConfig>) {
-          return NotBuiltYet("storage://gcp", "Google Cloud Storage");
+          return internal::NewGcsStore(c, internal::ProcessEnvironment());
         } else {
           static_assert(std::is_same_v<T, FileStoreConfig>);
           auto store = internal::FileStore::Create(c.path);

@@ -35,20 +35,37 @@ TEST(NewKeyManager, ClusterKmsRejectsShortSecret) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("3 bytes long")));
 }
 
-TEST(NewKeyManager, CloudKmsIsUnimplemented) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k",
-       "kms://azure"},
-      {"kms://gcp?projectID=p&location=l&keyRing=r&keyName=k", "kms://gcp"},
-  };
-  for (const auto& [uri, name] : cases) {
-    auto kms = ParseKmsUri(uri);
-    ASSERT_THAT(kms, IsOk());
-    EXPECT_THAT(NewKeyManager(*kms, NoStoreConfig{}),
-                StatusIs(absl::StatusCode::kUnimplemented,
-                         HasSubstr(std::string(name) + "")))
-        << uri;
-  }
+TEST(NewKeyManager, AzureKmsIsUnimplemented) {
+  auto kms =
+      ParseKmsUri("kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k");
+  ASSERT_THAT(kms, IsOk());
+  EXPECT_THAT(NewKeyManager(*kms, NoStoreConfig{}),
+              StatusIs(absl::StatusCode::kUnimplemented,
+                       HasSubstr("kms://azure")));
+}
+
+// These Google cases fail before any request: on the store, on a name that
+// Cloud KMS would reject, or on a credentials file that does not exist.
+TEST(NewKeyManager, GcpKmsChecksStoreNamesAndCredentialsFile) {
+  auto no_store =
+      ParseKmsUri("kms://gcp?projectID=my-project&location=global&keyRing=r"
+                  "&keyName=k&credentialsPath=%2Fnonexistent%2Fsa.json");
+  ASSERT_THAT(no_store, IsOk());
+  EXPECT_THAT(NewKeyManager(*no_store, NoStoreConfig{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("kms://gcp wraps random DEKs")));
+
+  auto bad_ring = ParseKmsUri(
+      "kms://gcp?projectID=my-project&location=global&keyRing=a%2Fb"
+      "&keyName=k&credentialsPath=%2Fnonexistent%2Fsa.json");
+  ASSERT_THAT(bad_ring, IsOk());
+  EXPECT_THAT(NewKeyManager(*bad_ring, MemoryStoreConfig{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("\"keyRing\"")));
+
+  EXPECT_THAT(NewKeyManager(*no_store, MemoryStoreConfig{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("credentialsPath /nonexistent/sa.json")));
 }
 
 // These AWS cases fail before any request, or send one to a closed
@@ -167,15 +184,26 @@ TEST(NewStore, NoStoreHasNoStore) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST(NewStore, CloudStoresAreUnimplemented) {
-  for (const char* uri : {"storage://azure?account=a&container=c",
-                          "storage://gcp?projectID=p&bucket=b"}) {
-    auto storage = ParseStorageUri(uri);
-    ASSERT_THAT(storage, IsOk());
-    EXPECT_THAT(NewStore(*storage), StatusIs(absl::StatusCode::kUnimplemented,
-                                             HasSubstr("is not built yet")))
-        << uri;
-  }
+TEST(NewStore, AzureBlobIsUnimplemented) {
+  auto storage = ParseStorageUri("storage://azure?account=a&container=c");
+  ASSERT_THAT(storage, IsOk());
+  EXPECT_THAT(NewStore(*storage), StatusIs(absl::StatusCode::kUnimplemented,
+                                           HasSubstr("is not built yet")));
+}
+
+TEST(NewStore, GcsChecksBucketNameAndCredentialsFile) {
+  auto bad_bucket = ParseStorageUri("storage://gcp?projectID=p&bucket=B_");
+  ASSERT_THAT(bad_bucket, IsOk());
+  EXPECT_THAT(NewStore(*bad_bucket),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("bucket name \"B_\" is invalid")));
+  auto missing_file = ParseStorageUri(
+      "storage://gcp?projectID=p&bucket=dekms-test"
+      "&credentialsPath=%2Fnonexistent%2Fsa.json");
+  ASSERT_THAT(missing_file, IsOk());
+  EXPECT_THAT(NewStore(*missing_file),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("credentialsPath /nonexistent/sa.json")));
 }
 
 TEST(NewStore, BuildsMemoryStore) {

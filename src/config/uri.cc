@@ -375,6 +375,7 @@ UriFields FieldsOf(const KmsConfig& config) {
           uri.Add("keyRing", c.key_ring, false);
           uri.Add("credentialsPath", c.credentials_path, false);
           uri.Add("keyName", c.key_name, false);
+          uri.Add("endpoint", c.endpoint, false);
         } else {
           static_assert(std::is_same_v<T, LocalKmsConfig>);
           uri.host = "local";
@@ -419,6 +420,7 @@ UriFields FieldsOf(const StorageConfig& config) {
           uri.Add("projectID", c.project_id, false);
           uri.Add("bucket", c.bucket, false);
           uri.Add("credentialsPath", c.credentials_path, false);
+          uri.Add("endpoint", c.endpoint, false);
         } else {
           static_assert(std::is_same_v<T, FileStoreConfig>);
           uri.host = "file";
@@ -530,13 +532,16 @@ absl::StatusOr<KmsConfig> ParseKmsUri(std::string_view uri) {
                                        {"location", true},
                                        {"keyRing", true},
                                        {"credentialsPath", false},
-                                       {"keyName", true}}));
+                                       {"keyName", true},
+                                       {"endpoint", false}}));
     GcpKmsConfig config;
     config.project_id = TakeString(parsed, "projectID");
     config.location = TakeString(parsed, "location");
     config.key_ring = TakeString(parsed, "keyRing");
     config.credentials_path = TakeString(parsed, "credentialsPath");
     config.key_name = TakeString(parsed, "keyName");
+    config.endpoint = TakeString(parsed, "endpoint");
+    DEKMS_RETURN_IF_ERROR(CheckEndpoint(config.endpoint, kLabel));
     return config;
   }
   if (parsed.host == "local") {
@@ -605,13 +610,17 @@ absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
   }
   if (parsed.host == "gcp") {
     constexpr std::string_view kLabel = "storage://gcp";
-    DEKMS_RETURN_IF_ERROR(CheckParams(
-        parsed, kLabel,
-        {{"projectID", true}, {"bucket", true}, {"credentialsPath", false}}));
+    DEKMS_RETURN_IF_ERROR(CheckParams(parsed, kLabel,
+                                      {{"projectID", true},
+                                       {"bucket", true},
+                                       {"credentialsPath", false},
+                                       {"endpoint", false}}));
     GcsStoreConfig config;
     config.project_id = TakeString(parsed, "projectID");
     config.bucket = TakeString(parsed, "bucket");
     config.credentials_path = TakeString(parsed, "credentialsPath");
+    config.endpoint = TakeString(parsed, "endpoint");
+    DEKMS_RETURN_IF_ERROR(CheckEndpoint(config.endpoint, kLabel));
     return config;
   }
   if (parsed.host == "file") {

@@ -257,6 +257,23 @@ TEST(ParseAwsUri, RejectsBadExtensions) {
                HasSubstr("must be true or false")));
 }
 
+TEST(ParseGcpUri, TakesEndpoint) {
+  auto kms = ParseKmsUri(
+      "kms://gcp?projectID=p&location=global&keyRing=r&keyName=k&"
+      "endpoint=http%3A%2F%2F127.0.0.1%3A8080");
+  ASSERT_THAT(kms, IsOk());
+  EXPECT_EQ(std::get<GcpKmsConfig>(*kms).endpoint, "http://127.0.0.1:8080");
+  auto storage = ParseStorageUri(
+      "storage://gcp?projectID=p&bucket=b&endpoint=https%3A%2F%2Fgcs.example");
+  ASSERT_THAT(storage, IsOk());
+  EXPECT_EQ(std::get<GcsStoreConfig>(storage.value()).endpoint,
+            "https://gcs.example");
+  EXPECT_THAT(
+      ParseStorageUri("storage://gcp?projectID=p&bucket=b&endpoint=gcs"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("must start with https:// or http://")));
+}
+
 TEST(ParseUri, PlusDecodesToSpace) {
   auto parsed = ParseKmsUri("kms://aws?region=r&keyName=my+key");
   ASSERT_THAT(parsed, IsOk());
@@ -297,6 +314,8 @@ TEST(EncodeUri, EveryFormRoundTrips) {
       "kms://gcp?projectID=p&location=global&keyRing=r&credentialsPath=%2Fetc"
       "%2Fsa.json&keyName=k",
       "kms://gcp?projectID=p&location=global&keyRing=r&keyName=k",
+      "kms://gcp?projectID=p&location=global&keyRing=r&keyName=k&"
+      "endpoint=http%3A%2F%2F127.0.0.1%3A9",
       "kms://local?keyFile=%2Fvar%2Flib%2Fdekms%2Fkek",
   };
   for (const std::string& uri : kms_uris) {
@@ -320,6 +339,7 @@ TEST(EncodeUri, EveryFormRoundTrips) {
       "clientSecret=s",
       "storage://gcp?projectID=p&bucket=b",
       "storage://gcp?projectID=p&bucket=b&credentialsPath=f",
+      "storage://gcp?projectID=p&bucket=b&endpoint=http%3A%2F%2F127.0.0.1%3A9",
       "storage://file?path=%2Fvar%2Flib%2Fdekms%2Fblobs",
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
