@@ -49,6 +49,13 @@ class RefreshingCache {
   // Returns the cached value, or calls `fetch` when it is due for refresh.
   absl::StatusOr<T> Get(absl::FunctionRef<absl::StatusOr<T>()> fetch);
 
+  // Drops the cached value, so the next Get() fetches, for a value that the
+  // server refused before its time.
+  void Invalidate() {
+    absl::MutexLock lock(&mu_);
+    cached_.reset();
+  }
+
  private:
   absl::Status DescribeError(const absl::Status& status) const {
     std::string message = StrCat(error_prefix_, ": ", status.message());

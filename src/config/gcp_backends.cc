@@ -30,6 +30,7 @@ class TransportOwningTokenSource final : public GoogleTokenSource {
 
   absl::StatusOr<GoogleAccessToken> Get() override { return inner_->Get(); }
   std::string Describe() const override { return inner_->Describe(); }
+  void Invalidate() override { inner_->Invalidate(); }
 
  private:
   std::shared_ptr<HttpTransport> transport_;

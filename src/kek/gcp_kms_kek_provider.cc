@@ -148,13 +148,11 @@ CallResult CallKms(const GcpKmsKekOptions& options,
       request.body =
           SecretBytes::CopyFrom(std::string_view(text.data(), text.size()));
     }
-    DEKMS_RETURN_IF_ERROR(
-        AuthorizeGoogleRequest(*options.credentials, request));
     return request;
   };
-  absl::StatusOr<HttpResponse> sent = SendWithRetries(
-      *options.transport, options.retry, StrCat(kService, " ", operation),
-      /*idempotent=*/true, build);
+  absl::StatusOr<HttpResponse> sent = SendToGoogleApi(
+      options.credentials.get(), *options.transport, options.retry,
+      StrCat(kService, " ", operation), /*idempotent=*/true, build);
   if (!sent.ok()) {
     return {absl::Status(sent.status().code(),
                          StrCat(kService, " ", operation, ": ",

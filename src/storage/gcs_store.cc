@@ -105,15 +105,10 @@ class GcsClient {
                   PercentEncode(name));
   }
 
-  absl::StatusOr<HttpRequest> NewRequest(std::string method,
-                                         std::string url) const {
+  static HttpRequest NewRequest(std::string method, std::string url) {
     HttpRequest request;
     request.method = std::move(method);
     request.url = std::move(url);
-    if (options_.credentials != nullptr) {
-      DEKMS_RETURN_IF_ERROR(
-          AuthorizeGoogleRequest(*options_.credentials, request));
-    }
     return request;
   }
 
@@ -122,10 +117,11 @@ class GcsClient {
                                               std::string method,
                                               const std::string& url,
                                               std::string_view json_body) {
-    return SendWithRetries(
-        *options_.transport, options_.retry, StrCat(kService, " ", operation),
+    return SendToGoogleApi(
+        options_.credentials.get(), *options_.transport, options_.retry,
+        StrCat(kService, " ", operation),
         /*idempotent=*/true, [&]() -> absl::StatusOr<HttpRequest> {
-          DEKMS_ASSIGN_OR_RETURN(HttpRequest request, NewRequest(method, url));
+          HttpRequest request = NewRequest(method, url);
           if (!json_body.empty()) {
             request.SetHeader("Content-Type", "application/json");
             request.body = SecretBytes::CopyFrom(json_body);
@@ -168,12 +164,12 @@ class GcsClient {
     using Outcome = ConditionalWrite::Outcome;
     const std::string url = UploadUrl(name);
     const std::string crc = Crc32cBase64(blob);
-    absl::StatusOr<HttpResponse> sent = SendWithRetries(
-        *options_.transport, options_.retry,
+    absl::StatusOr<HttpResponse> sent = SendToGoogleApi(
+        options_.credentials.get(), *options_.transport, options_.retry,
         StrCat(kService, " objects.insert"),
         /*idempotent=*/false,
         [&]() -> absl::StatusOr<HttpRequest> {
-          DEKMS_ASSIGN_OR_RETURN(HttpRequest request, NewRequest("POST", url));
+          HttpRequest request = NewRequest("POST", url);
           request.SetHeader("Content-Type", "application/octet-stream");
           // Cloud Storage rejects the upload when the bytes it received do
           // not match this checksum.

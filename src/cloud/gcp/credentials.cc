@@ -14,6 +14,7 @@
 #include "openssl/bio.h"
 #include "openssl/err.h"
 #include "openssl/pem.h"
+#include "spdlog/spdlog.h"
 #include "src/base/files.h"
 #include "src/base/quote.h"
 #include "src/base/status_macros.h"
@@ -291,6 +292,7 @@ class CachingTokenSource : public GoogleTokenSource {
     return cache_.Get([this] { return Fetch(); });
   }
   std::string Describe() const final { return description_; }
+  void Invalidate() final { cache_.Invalidate(); }
 
  protected:
   virtual absl::StatusOr<GoogleAccessToken> Fetch() = 0;
@@ -472,6 +474,31 @@ absl::Status AuthorizeGoogleRequest(GoogleTokenSource& source,
   const SecretBytes header = std::move(value).Finish();
   request.SetHeader("Authorization", RevealAsText(header));
   return absl::OkStatus();
+}
+
+absl::StatusOr<HttpResponse> SendToGoogleApi(
+    GoogleTokenSource* credentials, HttpTransport& transport,
+    const RetryPolicy& retry, std::string_view what, bool idempotent,
+    absl::FunctionRef<absl::StatusOr<HttpRequest>()> build,
+    RetryClassifier classify) {
+  auto authorized = [&]() -> absl::StatusOr<HttpRequest> {
+    DEKMS_ASSIGN_OR_RETURN(HttpRequest request, build());
+    if (credentials != nullptr) {
+      DEKMS_RETURN_IF_ERROR(AuthorizeGoogleRequest(*credentials, request));
+    }
+    return request;
+  };
+  absl::StatusOr<HttpResponse> response =
+      SendWithRetries(transport, retry, what, idempotent, authorized, classify);
+  if (credentials == nullptr || !response.ok() || response->status != 401) {
+    return response;
+  }
+  spdlog::warn("{}: the access token was refused (HTTP 401); fetching a new "
+               "one and sending again",
+               what);
+  credentials->Invalidate();
+  return SendWithRetries(transport, retry, what, idempotent, authorized,
+                         classify);
 }
 
 absl::StatusOr<ServiceAccountKey> ParseServiceAccountKey(

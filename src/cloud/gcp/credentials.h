@@ -48,12 +48,28 @@ class GoogleTokenSource {
   // account a@p.iam.gserviceaccount.com (key file /etc/sa.json)". Never
   // secret.
   [[nodiscard]] virtual std::string Describe() const = 0;
+
+  // Forgets the cached token after a server refused it (HTTP 401), for
+  // example because it was revoked, so the next Get() fetches a new one.
+  virtual void Invalidate() = 0;
 };
 
 // Sets "Authorization: Bearer <token>" on `request` with a token from
 // `source`.
 [[nodiscard]] absl::Status AuthorizeGoogleRequest(GoogleTokenSource& source,
                                                   HttpRequest& request);
+
+// Sends a request to a Google API with SendWithRetries(), setting a fresh
+// bearer token from `credentials` on each attempt; `build` makes the
+// request without one. A 401 reply means the token was refused, which also
+// proves the request was not carried out, so the token is dropped and the
+// request sent once more with a new one. `credentials` may be null for an
+// emulator that takes no credentials.
+[[nodiscard]] absl::StatusOr<HttpResponse> SendToGoogleApi(
+    GoogleTokenSource* credentials, HttpTransport& transport,
+    const RetryPolicy& retry, std::string_view what, bool idempotent,
+    absl::FunctionRef<absl::StatusOr<HttpRequest>()> build,
+    RetryClassifier classify = DefaultRetryClassifier);
 
 // A parsed service-account key file (JSON, "type": "service_account").
 struct ServiceAccountKey {
