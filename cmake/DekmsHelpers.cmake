@@ -62,7 +62,8 @@ function(dekms_cc_test)
   # Tests find the emulators, oracles and test data through these.
   target_compile_definitions(${target} PRIVATE
       DEKMS_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-      DEKMS_TEST_PYTHON="${DEKMS_TEST_PYTHON}")
+      DEKMS_TEST_PYTHON="${DEKMS_TEST_PYTHON}"
+      DEKMS_TEST_TOOLS_DIR="${DEKMS_TEST_TOOLS_DIR}")
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_COMMAND_PREFIX}
                                     $<TARGET_FILE:${target}>)
   set_tests_properties(${ARG_NAME} PROPERTIES TIMEOUT 300)

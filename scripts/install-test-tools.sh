@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the emulators that the cloud integration tests start: a
 # virtualenv with the exact packages of tests/emulators/requirements.txt,
-# and nsmithuk/local-kms, a second AWS KMS emulator, built from the Go
-# module proxy at a pinned version. Does nothing when both exist and match
-# the pinned versions, which stamp files record. Installs
+# and two Go programs built from the Go module proxy at pinned versions:
+# nsmithuk/local-kms, a second AWS KMS emulator, and fsouza/fake-gcs-server,
+# a Google Cloud Storage emulator. Does nothing when all three exist and
+# match the pinned versions, which stamp files record. Installs
 # Debian's python3-venv if python3 cannot create virtualenvs (as root, or
-# with sudo).
+# with sudo). Without go, the Go programs are skipped with a message, except
+# under CI=true, where that is a failure.
 #
 # Environment: DEKMS_TEST_TOOLS_DIR picks the directory (default:
-# ~/.cache/dekms/test-tools). The virtualenv is its venv/ subdirectory. Tests
-# look for the interpreter where CMake's DEKMS_TEST_TOOLS_DIR cache variable
-# points, so configure with the same directory.
+# ~/.cache/dekms/test-tools). The virtualenv is its venv/ subdirectory and
+# the Go programs are in bin/. Tests look for both where CMake's
+# DEKMS_TEST_TOOLS_DIR cache variable points, so configure with the same
+# directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools_dir=${DEKMS_TEST_TOOLS_DIR:-$HOME/.cache/dekms/test-tools}
@@ -21,7 +24,9 @@ log=$tools_dir/install.log
 # Pinned to one commit: the module has no tagged releases.
 local_kms_module=github.com/nsmithuk/local-kms
 local_kms_version=v0.0.0-20260228092603-2a5e92d09ab6
-local_kms_stamp=$tools_dir/bin/local-kms.version
+# A tagged release, whose go.mod requires Go 1.26.
+fake_gcs_module=github.com/fsouza/fake-gcs-server
+fake_gcs_version=v1.56.1
 
 fail() {
   echo "install-test-tools: $*" >&2
@@ -63,33 +68,40 @@ mkdir -p "$tools_dir"
 exec 9>"$tools_dir/install.lock"
 flock 9
 
-install_local_kms() {
-  if [[ -x $tools_dir/bin/local-kms && -f $local_kms_stamp &&
-      $(<"$local_kms_stamp") == "$local_kms_version" ]]; then
+# Builds the program of Go module MODULE at VERSION into $tools_dir/bin/NAME
+# and records VERSION in NAME.version beside it. MIN_GO is the oldest Go
+# release that builds it, for the message when go is missing.
+install_go_tool() {
+  local name=$1 module=$2 version=$3 min_go=$4
+  local binary=$tools_dir/bin/$name
+  local version_stamp=$binary.version
+  if [[ -x $binary && -f $version_stamp &&
+      $(<"$version_stamp") == "$version" ]]; then
     return
   fi
   if ! command -v go >/dev/null; then
-    # Debian 12's golang-go (1.19) is older than the module needs (1.20).
+    # Debian 12's golang-go (1.19) is older than both modules need.
     if [[ ${CI:-} == true ]]; then
-      fail "go not found; install Go 1.20 or later to build $local_kms_module"
+      fail "go not found; install Go $min_go or later to build $module"
     fi
-    echo "install-test-tools: go not found, so the local-kms test will be" \
-      "skipped; install Go 1.20 or later to run it" >&2
+    echo "install-test-tools: go not found, so the $name tests will be" \
+      "skipped; install Go $min_go or later to run them" >&2
     return
   fi
-  echo "install-test-tools: building $local_kms_module@$local_kms_version" >&2
+  echo "install-test-tools: building $module@$version" >&2
   mkdir -p "$tools_dir/bin"
   if ! GOTOOLCHAIN=local GOBIN=$tools_dir/bin \
-      go install "$local_kms_module@$local_kms_version" >"$log" 2>&1; then
-    echo "install-test-tools: building local-kms failed; the last lines of" \
+      go install "$module@$version" >"$log" 2>&1; then
+    echo "install-test-tools: building $name failed; the last lines of" \
       "$log follow" >&2
     tail -n 40 "$log" >&2
     exit 1
   fi
-  printf '%s\n' "$local_kms_version" >"$local_kms_stamp"
+  printf '%s\n' "$version" >"$version_stamp"
 }
 
-install_local_kms
+install_go_tool local-kms "$local_kms_module" "$local_kms_version" 1.20
+install_go_tool fake-gcs-server "$fake_gcs_module" "$fake_gcs_version" 1.26
 
 expected_sum=$(sha256sum "$requirements" | cut -d ' ' -f 1)
 if [[ -f $stamp && $(<"$stamp") == "$expected_sum" ]] &&

@@ -11,18 +11,23 @@ same bytes. Responses are read in full and sent back with a Content-Length.
 
 Requests under /__fault__/ control the proxy and are neither forwarded nor
 counted. S3 bucket names cannot contain underscores, so no S3 path-style
-request starts with that prefix.
+request starts with that prefix, and no Google API path does either.
 
-    POST /__fault__/queue?kind=KIND&count=N[&method=M][&target=T][...]
-        Queues a fault for the next N requests whose method is M and whose
-        X-Amz-Target header is T (either filter is optional). Faults apply
-        in the order they were queued. Kinds:
+    POST /__fault__/queue?kind=KIND&count=N[&method=M][&target=T][&path=P][...]
+        Queues a fault for the next N requests whose method is M, whose
+        X-Amz-Target header is T and whose path, query string included and
+        percent-encoded as sent, contains P (each filter is optional).
+        Faults apply in the order they were queued. Kinds:
           status          respond with HTTP `status` and an error body
                           without forwarding: JSON with `__type` when the
-                          request has X-Amz-Target (KMS), else S3's XML
-                          <Error>. `error_code` overrides the error type or
-                          code; `retry_after` adds a Retry-After header,
-                          which 429 gets with the value 1 by default.
+                          request has X-Amz-Target (AWS KMS); Google's JSON
+                          error when the path starts with /storage/,
+                          /upload/storage/ or /v1/projects/ and no X-Amz-*
+                          header is present (Cloud Storage, Cloud KMS);
+                          else S3's XML <Error>. `error_code` overrides the
+                          error type, code or Google reason; `retry_after`
+                          adds a Retry-After header, which 429 gets with
+                          the value 1 by default.
           delay           wait `delay_ms` milliseconds, then forward.
           reset           read the request, then reset the connection
                           (SO_LINGER 0) without forwarding or responding.
@@ -31,8 +36,10 @@ request starts with that prefix.
                           acted on a request that the client sees fail.
     GET /__fault__/counters
         Returns text lines `total N`, `forwarded N`, `faults_applied N`,
-        `faults_pending N`, then `method <METHOD> N` and
-        `target <X-Amz-Target> N` for each value seen.
+        `faults_pending N`, then `method <METHOD> N`,
+        `target <X-Amz-Target> N` and `path <PATH> N` for each value seen,
+        where PATH is the request path without the query string,
+        percent-encoded as sent.
     POST /__fault__/clear
         Drops the queued faults and zeroes the counters.
 
@@ -71,6 +78,32 @@ DROPPED_RESPONSE_HEADERS = {
 # upstream's and describes the resource, so the proxy passes it on.
 BODILESS_STATUSES = {204, 304}
 
+# Path prefixes of Google APIs, whose errors use Google's JSON error shape:
+# the Cloud Storage JSON API (metadata and uploads) and Cloud KMS.
+GOOGLE_PATH_PREFIXES = ("/storage/", "/upload/storage/", "/v1/projects/")
+# The canonical status (a google.rpc.Code name) and the Cloud Storage error
+# reason that a Google-shaped status fault sends for an HTTP status. Other
+# statuses get INTERNAL and backendError (5xx), INVALID_ARGUMENT and invalid
+# (4xx), or UNKNOWN and unknown.
+# NOTE: the reasons for 401, 408, 499, 501, 502 and 504 are plausible
+# values that were not checked against Cloud Storage responses.
+GOOGLE_ERRORS = {
+    400: ("INVALID_ARGUMENT", "invalid"),
+    401: ("UNAUTHENTICATED", "authError"),
+    403: ("PERMISSION_DENIED", "forbidden"),
+    404: ("NOT_FOUND", "notFound"),
+    408: ("DEADLINE_EXCEEDED", "requestTimeout"),
+    409: ("ALREADY_EXISTS", "conflict"),
+    412: ("FAILED_PRECONDITION", "conditionNotMet"),
+    429: ("RESOURCE_EXHAUSTED", "rateLimitExceeded"),
+    499: ("CANCELLED", "clientClosedRequest"),
+    500: ("INTERNAL", "backendError"),
+    501: ("UNIMPLEMENTED", "notImplemented"),
+    502: ("UNAVAILABLE", "backendError"),
+    503: ("UNAVAILABLE", "backendError"),
+    504: ("DEADLINE_EXCEEDED", "backendError"),
+}
+
 log = logging.getLogger("fault_proxy")
 
 
@@ -106,6 +139,7 @@ class Fault:
             raise ValueError(f"count={self.remaining} is invalid; expected 1 or more")
         self.method = single("method")
         self.target = single("target")
+        self.path = single("path")
         self.status = integer("status", 0)
         if self.kind == "status" and not 100 <= self.status <= 599:
             raise ValueError(f"status={self.status} is invalid for kind=status")
@@ -121,6 +155,8 @@ class Fault:
         if self.method is not None and self.method != request.method:
             return False
         if self.target is not None and self.target != request.target:
+            return False
+        if self.path is not None and self.path not in request.path:
             return False
         return True
 
@@ -146,6 +182,7 @@ class State:
         self.faults_applied = 0
         self.by_method = {}
         self.by_target = {}
+        self.by_path = {}
 
     def queue(self, fault):
         with self._lock:
@@ -165,6 +202,8 @@ class State:
                 self.by_target[request.target] = (
                     self.by_target.get(request.target, 0) + 1
                 )
+            path = request.path_without_query
+            self.by_path[path] = self.by_path.get(path, 0) + 1
             for index, fault in enumerate(self._faults):
                 if fault.matches(request):
                     fault.remaining -= 1
@@ -190,6 +229,8 @@ class State:
                 lines.append(f"method {name} {n}")
             for name, n in sorted(self.by_target.items()):
                 lines.append(f"target {name} {n}")
+            for name, n in sorted(self.by_path.items()):
+                lines.append(f"path {name} {n}")
         return "\n".join(lines) + "\n"
 
 
@@ -213,6 +254,21 @@ class Request:
     @property
     def target(self):
         return self.header("x-amz-target")
+
+    @property
+    def path_without_query(self):
+        return self.path.partition("?")[0]
+
+    @property
+    def is_google(self):
+        """Whether the request goes to a Google API, by its path.
+
+        An S3 bucket may be named "storage", so a request with AWS headers
+        is never a Google one.
+        """
+        if any(name.lower().startswith("x-amz-") for name, _ in self.headers):
+            return False
+        return self.path.startswith(GOOGLE_PATH_PREFIXES)
 
     @property
     def wants_close(self):
@@ -329,6 +385,23 @@ def error_response(request, fault):
             ("x-amzn-ErrorType", code),
         ]
         body = json.dumps({"__type": code, "message": message}).encode()
+    elif request.is_google:
+        if fault.status >= 500:
+            fallback = ("INTERNAL", "backendError")
+        elif fault.status >= 400:
+            fallback = ("INVALID_ARGUMENT", "invalid")
+        else:
+            fallback = ("UNKNOWN", "unknown")
+        canonical, default_reason = GOOGLE_ERRORS.get(fault.status, fallback)
+        reason = fault.error_code or default_reason
+        headers.append(("Content-Type", "application/json; charset=UTF-8"))
+        error = {
+            "code": fault.status,
+            "message": message,
+            "status": canonical,
+            "errors": [{"domain": "global", "reason": reason, "message": message}],
+        }
+        body = json.dumps({"error": error}).encode()
     else:
         default_codes = {500: "InternalError", 503: "SlowDown", 429: "SlowDown"}
         code = fault.error_code or default_codes.get(fault.status, "InjectedFault")
@@ -385,11 +458,12 @@ class ProxyHandler(socketserver.BaseRequestHandler):
             else:
                 state.queue(fault)
                 log.info(
-                    "queued %s for %d request(s) (method %s, target %s)",
+                    "queued %s for %d request(s) (method %s, target %s, path %s)",
                     fault.describe(),
                     fault.remaining,
                     fault.method or "any",
                     fault.target or "any",
+                    "any" if fault.path is None else f"containing {fault.path!r}",
                 )
                 body = "queued\n"
         elif action == "counters" and request.method == "GET":

@@ -1,15 +1,21 @@
 #include "tests/testing/emulators.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <sstream>
 
 #include "absl/strings/cord.h"
+#include "absl/time/clock.h"
 #include "src/base/str_cat.h"
 
 namespace dekms::testing {
@@ -22,22 +28,42 @@ constexpr absl::Duration kStopTimeout = absl::Seconds(10);
 constexpr long kHttpTimeoutMs = 30'000;
 // moto_launcher.py exits with this code when it cannot import moto.
 constexpr int kExitMotoMissing = 3;
+// Another process may take the free port between PickFreeLoopbackPort()
+// and the emulator's bind, so a start that fails for that reason is
+// retried on a new port this many times in all.
+constexpr int kPortAttempts = 3;
+// util-linux's setpriv, which Debian installs on every system (util-linux is
+// an essential package).
+constexpr char kSetprivPath[] = "/usr/bin/setpriv";
+// fake-gcs-server logs this once its listener accepts connections.
+constexpr std::string_view kFakeGcsStartedText = "server started at";
 
 constexpr std::string_view kReadyPrefix = "READY ";
 constexpr std::string_view kCredentialsPrefix = "CREDENTIALS ";
+
+// Returns the test tools directory that `tools` points into, or an empty
+// string when neither path has the layout that CMake sets up.
+std::string ToolsDirOf(const EmulatorTools& tools) {
+  // CMake sets the interpreter to <tools dir>/venv/bin/python3 and the
+  // binaries directory to <tools dir>/bin.
+  constexpr std::string_view kVenvPython = "/venv/bin/python3";
+  constexpr std::string_view kBin = "/bin";
+  if (tools.python.ends_with(kVenvPython)) {
+    return tools.python.substr(0, tools.python.size() - kVenvPython.size());
+  }
+  if (tools.bin_dir.ends_with(kBin)) {
+    return tools.bin_dir.substr(0, tools.bin_dir.size() - kBin.size());
+  }
+  return "";
+}
 
 // Returns an error that names the command which installs the tools for
 // `tools`, and that IsTestToolsMissing() recognises.
 absl::Status ToolsMissingError(const EmulatorTools& tools,
                                std::string_view problem) {
-  // CMake sets the interpreter to <tools dir>/venv/bin/python3.
-  constexpr std::string_view kVenvPython = "/venv/bin/python3";
   std::string command = "scripts/install-test-tools.sh";
-  if (tools.python.ends_with(kVenvPython)) {
-    command =
-        StrCat("DEKMS_TEST_TOOLS_DIR=",
-               tools.python.substr(0, tools.python.size() - kVenvPython.size()),
-               " ", command);
+  if (const std::string tools_dir = ToolsDirOf(tools); !tools_dir.empty()) {
+    command = StrCat("DEKMS_TEST_TOOLS_DIR=", tools_dir, " ", command);
   }
   absl::Status status =
       absl::FailedPreconditionError(StrCat(problem, "; run ", command));
@@ -150,6 +176,90 @@ std::string FaultKindName(Fault::Kind kind) {
   return "unknown";
 }
 
+// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+absl::StatusOr<int> PickFreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return absl::InternalError(StrCat("socket: ", std::strerror(errno)));
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    const int error = errno;
+    close(fd);
+    return absl::InternalError(
+        StrCat("cannot bind a loopback socket: ", std::strerror(error)));
+  }
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Waits until GET <endpoint>/storage/v1/b returns 200 or `deadline`
+// passes. Returns whether it did.
+bool WaitForFakeGcsServer(const std::string& endpoint, absl::Time deadline) {
+  while (true) {
+    const TestHttpResponse response =
+        SendTestHttpRequest("GET", StrCat(endpoint, "/storage/v1/b"), {});
+    if (response.status == 200) {
+      return true;
+    }
+    if (absl::Now() >= deadline) {
+      return false;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
+// The result of one attempt to start fake-gcs-server on a chosen port.
+struct FakeGcsAttempt {
+  absl::StatusOr<std::unique_ptr<FakeGcsServer>> server;
+  // The server could not bind its port, so another port may work.
+  bool port_taken = false;
+};
+
+FakeGcsAttempt StartFakeGcsServerOnPort(const std::string& binary, int port) {
+  const std::string port_text = StrCat(port);
+  const std::string host_port = StrCat("127.0.0.1:", port);
+  // -public-host replaces storage.googleapis.com as the Host header that the
+  // XML API routes match. The JSON API routes match any Host header.
+  absl::StatusOr<std::unique_ptr<Subprocess>> started =
+      Subprocess::Start({kSetprivPath, "--pdeathsig", "KILL", binary, "-scheme",
+                         "http", "-host", "127.0.0.1", "-port", port_text,
+                         "-backend", "memory", "-public-host", host_port});
+  if (!started.ok()) {
+    return {started.status()};
+  }
+  std::unique_ptr<Subprocess> process = *std::move(started);
+  const std::string endpoint = StrCat("http://", host_port);
+
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  if (process->WaitForStderr(kFakeGcsStartedText, kStartTimeout) &&
+      WaitForFakeGcsServer(endpoint, deadline)) {
+    return {std::make_unique<FakeGcsServer>(std::move(process), endpoint)};
+  }
+
+  // The server exited or did not serve in time. SIGTERM stops it, and
+  // Wait() kills one that still runs.
+  const bool timed_out = absl::Now() >= deadline;
+  StopEmulator(*process);
+  const std::string log = process->stderr_text();
+  const std::string output =
+      StrCat("\nstdout:\n", process->stdout_text(), "\nstderr:\n", log);
+  if (timed_out) {
+    return {absl::DeadlineExceededError(
+        StrCat("fake-gcs-server on port ", port, " was not ready within ",
+               absl::FormatDuration(kStartTimeout), output))};
+  }
+  FakeGcsAttempt attempt{
+      absl::InternalError(StrCat("fake-gcs-server on port ", port,
+                                 " exited before it was ready", output))};
+  attempt.port_taken = log.find("address already in use") != std::string::npos;
+  return attempt;
+}
+
 // Sends a control request to the proxy and returns the response body.
 absl::StatusOr<std::string> SendControlRequest(std::string_view method,
                                                const std::string& url) {
@@ -217,6 +327,35 @@ absl::StatusOr<std::unique_ptr<MotoServer>> StartMotoServer(
                                       std::move(secret_access_key));
 }
 
+FakeGcsServer::FakeGcsServer(std::unique_ptr<Subprocess> process,
+                             std::string endpoint)
+    : process_(std::move(process)), endpoint_(std::move(endpoint)) {}
+
+FakeGcsServer::~FakeGcsServer() { StopEmulator(*process_); }
+
+absl::StatusOr<std::unique_ptr<FakeGcsServer>> StartFakeGcsServer(
+    const EmulatorTools& tools) {
+  const std::string binary = StrCat(tools.bin_dir, "/fake-gcs-server");
+  if (access(binary.c_str(), X_OK) != 0) {
+    return ToolsMissingError(tools,
+                             StrCat("fake-gcs-server not found at ", binary));
+  }
+  if (access(kSetprivPath, X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        StrCat(kSetprivPath, " not found; install the util-linux package"));
+  }
+  absl::Status last_error;
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    DEKMS_ASSIGN_OR_RETURN(const int port, PickFreeLoopbackPort());
+    FakeGcsAttempt result = StartFakeGcsServerOnPort(binary, port);
+    if (result.server.ok() || !result.port_taken) {
+      return std::move(result.server);
+    }
+    last_error = result.server.status();
+  }
+  return last_error;
+}
+
 Fault Fault::Status(int status, int count) {
   Fault fault;
   fault.kind = Kind::kStatus;
@@ -263,6 +402,9 @@ absl::Status FaultProxy::QueueFault(const Fault& fault) {
   if (!fault.target.empty()) {
     url += StrCat("&target=", UrlEncode(fault.target));
   }
+  if (!fault.path_contains.empty()) {
+    url += StrCat("&path=", UrlEncode(fault.path_contains));
+  }
   switch (fault.kind) {
     case Fault::Kind::kStatus:
       url += StrCat("&status=", fault.status);
@@ -287,7 +429,8 @@ absl::StatusOr<FaultProxyCounters> FaultProxy::Counters() {
   DEKMS_ASSIGN_OR_RETURN(
       const std::string body,
       SendControlRequest("GET", StrCat(endpoint_, "/__fault__/counters")));
-  // Lines are "<name> <n>", "method <method> <n>" or "target <target> <n>".
+  // Lines are "<name> <n>", or "method <method> <n>", "target <target> <n>"
+  // and "path <path> <n>", whose keys contain no whitespace.
   FaultProxyCounters counters;
   std::istringstream lines(body);
   std::string line;
@@ -297,7 +440,7 @@ absl::StatusOr<FaultProxyCounters> FaultProxy::Counters() {
     std::string key;
     int value = 0;
     fields >> name;
-    if (name == "method" || name == "target") {
+    if (name == "method" || name == "target" || name == "path") {
       fields >> key;
     }
     if (!(fields >> value)) {
@@ -316,6 +459,8 @@ absl::StatusOr<FaultProxyCounters> FaultProxy::Counters() {
       counters.by_method[key] = value;
     } else if (name == "target") {
       counters.by_target[key] = value;
+    } else if (name == "path") {
+      counters.by_path[key] = value;
     }
   }
   return counters;

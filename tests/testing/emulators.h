@@ -3,8 +3,9 @@
 
 // Cloud emulators for integration tests, each a child process on 127.0.0.1
 // with a free port: a moto server (AWS KMS and S3) with SigV4 signature
-// checks on, and a proxy that injects faults between a client and an
-// emulator. scripts/install-test-tools.sh installs their interpreter.
+// checks on, fake-gcs-server (Google Cloud Storage), and a proxy that
+// injects faults between a client and an emulator.
+// scripts/install-test-tools.sh installs them.
 //
 // In a test body or SetUp():
 //
@@ -38,10 +39,14 @@ struct EmulatorTools {
   std::string python;
   // tests/emulators in the source tree.
   std::string emulators_dir;
+  // The bin directory of the test tools directory, where
+  // scripts/install-test-tools.sh puts the Go emulators such as
+  // fake-gcs-server.
+  std::string bin_dir;
 };
 
-// Tells whether `status` came from starting an emulator whose interpreter or
-// Python packages are not installed.
+// Tells whether `status` came from starting an emulator whose interpreter,
+// Python packages or binary are not installed.
 bool IsTestToolsMissing(const absl::Status& status);
 
 // Tells whether the environment variable CI is "true", as on the CI runner,
@@ -86,8 +91,42 @@ class MotoServer {
 absl::StatusOr<std::unique_ptr<MotoServer>> StartMotoServer(
     const EmulatorTools& tools);
 
+// A running fake-gcs-server (fsouza/fake-gcs-server) with its in-memory
+// backend, serving the Google Cloud Storage JSON API over plain HTTP on
+// 127.0.0.1. It checks no credentials and starts with no buckets. The
+// destructor stops it.
+class FakeGcsServer {
+ public:
+  FakeGcsServer(std::unique_ptr<Subprocess> process, std::string endpoint);
+  ~FakeGcsServer();
+
+  FakeGcsServer(const FakeGcsServer&) = delete;
+  FakeGcsServer& operator=(const FakeGcsServer&) = delete;
+
+  // Base URL, "http://127.0.0.1:<port>", for /storage/v1/... and
+  // /upload/storage/v1/... requests.
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
+  // The server's request log and errors.
+  [[nodiscard]] std::string log_text() { return process_->stderr_text(); }
+
+ private:
+  std::unique_ptr<Subprocess> process_;
+  std::string endpoint_;
+};
+
+// Starts <tools.bin_dir>/fake-gcs-server on a free loopback port and waits
+// up to 30 seconds until GET /storage/v1/b returns 200. Returns a status for
+// which IsTestToolsMissing() holds when the binary is not installed. The
+// server runs under `setpriv --pdeathsig KILL`, so the kernel kills it when
+// the test process dies, even by SIGKILL.
+// NOTE: the kernel also kills it when the thread that started it exits, so
+// start it from the thread that runs the test, not from a helper thread.
+absl::StatusOr<std::unique_ptr<FakeGcsServer>> StartFakeGcsServer(
+    const EmulatorTools& tools);
+
 // A fault for FaultProxy::QueueFault. Build one with the static functions,
-// then set `method` or `target` to narrow the requests it applies to.
+// then set `method`, `target` or `path_contains` to narrow the requests it
+// applies to.
 struct Fault {
   enum class Kind {
     // Respond with `status` and an error body without forwarding.
@@ -102,8 +141,12 @@ struct Fault {
   };
 
   // An error response with HTTP status `status`: a JSON body with `__type`
-  // for requests with an X-Amz-Target header (KMS), S3's XML <Error>
-  // otherwise. 429 gets `Retry-After: 1`.
+  // for requests with an X-Amz-Target header (AWS KMS); Google's JSON error
+  // ({"error": {"code", "message", "status", "errors": [{"domain",
+  // "reason", "message"}]}}) for requests without X-Amz-* headers whose
+  // path starts with /storage/, /upload/storage/ or /v1/projects/ (Cloud
+  // Storage and Cloud KMS); S3's XML <Error> otherwise. 429 gets
+  // `Retry-After: 1`.
   static Fault Status(int status, int count = 1);
   static Fault Delay(absl::Duration delay, int count = 1);
   static Fault Reset(int count = 1);
@@ -117,10 +160,15 @@ struct Fault {
   // X-Amz-Target header that a request must have, such as
   // "TrentService.Decrypt", or empty for any request.
   std::string target;
+  // Text that the request path, query string included and percent-encoded
+  // as sent, must contain, such as ":encrypt" or "uploadType=media", or
+  // empty for any request.
+  std::string path_contains;
   // For kStatus: the HTTP status.
   int status = 0;
-  // For kStatus: the error type (JSON) or code (XML). When empty, the proxy
-  // picks one by status, such as KMSInternalException or SlowDown.
+  // For kStatus: the error type (AWS JSON), code (S3 XML) or reason (Google
+  // JSON). When empty, the proxy picks one by status, such as
+  // KMSInternalException, SlowDown or backendError.
   std::string error_code;
   // For kStatus: the Retry-After header in seconds. A negative value sends
   // none, except for 429, which then sends 1.
@@ -141,6 +189,9 @@ struct FaultProxyCounters {
   std::map<std::string, int> by_method;
   // By X-Amz-Target header, for requests that have one.
   std::map<std::string, int> by_target;
+  // By request path without the query string, percent-encoded as sent,
+  // such as "/storage/v1/b/bucket/o/a%2Fb".
+  std::map<std::string, int> by_path;
 };
 
 // A running fault_proxy.py in front of an upstream emulator. Requests to
@@ -198,13 +249,19 @@ TestHttpResponse SendTestHttpRequest(std::string_view method,
                                      std::string_view body = "");
 
 // Defaults from the compile definitions that dekms_cc_test sets.
-#if defined(DEKMS_TEST_PYTHON) && defined(DEKMS_SOURCE_DIR)
+#if defined(DEKMS_TEST_PYTHON) && defined(DEKMS_SOURCE_DIR) && \
+    defined(DEKMS_TEST_TOOLS_DIR)
 inline EmulatorTools DefaultEmulatorTools() {
-  return EmulatorTools{DEKMS_TEST_PYTHON, DEKMS_SOURCE_DIR "/tests/emulators"};
+  return EmulatorTools{DEKMS_TEST_PYTHON, DEKMS_SOURCE_DIR "/tests/emulators",
+                       DEKMS_TEST_TOOLS_DIR "/bin"};
 }
 
 inline absl::StatusOr<std::unique_ptr<MotoServer>> StartMotoServer() {
   return StartMotoServer(DefaultEmulatorTools());
+}
+
+inline absl::StatusOr<std::unique_ptr<FakeGcsServer>> StartFakeGcsServer() {
+  return StartFakeGcsServer(DefaultEmulatorTools());
 }
 
 inline absl::StatusOr<std::unique_ptr<FaultProxy>> StartFaultProxy(
