@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -42,9 +43,23 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     args.push_back(const_cast<char*>(arg.c_str()));
   }
   args.push_back(nullptr);
+  // An entry of `env` replaces an inherited variable of the same name.
+  // Appending both would leave the inherited one first, and getenv()
+  // returns the first match, so a test's override of, say, an endpoint
+  // variable set on the machine would silently not apply.
+  const auto name_of = [](std::string_view entry) {
+    return entry.substr(0, entry.find('='));
+  };
   std::vector<std::string> env_strings;
   for (char** entry = environ; *entry != nullptr; ++entry) {
-    env_strings.emplace_back(*entry);
+    const std::string_view inherited(*entry);
+    const bool overridden =
+        std::any_of(env.begin(), env.end(), [&](const std::string& wanted) {
+          return name_of(wanted) == name_of(inherited);
+        });
+    if (!overridden) {
+      env_strings.emplace_back(inherited);
+    }
   }
   env_strings.insert(env_strings.end(), env.begin(), env.end());
   std::vector<char*> envp;

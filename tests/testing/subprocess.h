@@ -32,7 +32,7 @@ class Subprocess {
   };
 
   // Starts `argv` with the current environment plus `env` ("NAME=value"
-  // entries).
+  // entries), which replace inherited variables of the same name.
   static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
       const std::vector<std::string>& argv,
       const std::vector<std::string>& env = {},
