@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/subprocess.h"
 
 namespace dekms::internal {
 namespace {
@@ -51,6 +52,27 @@ TEST(ValidateGcsObjectNameTest, RejectsWhatCloudStorageRefuses) {
                 StatusIs(absl::StatusCode::kInvalidArgument))
         << name;
   }
+}
+
+TEST(GcsStoreTest, RejectsAStoreThatIgnoresPreconditions) {
+  auto server = dekms::testing::Subprocess::Start(
+      {"/usr/bin/python3",
+       DEKMS_SOURCE_DIR "/tests/fakes/scripted_http_server.py"});
+  ASSERT_THAT(server.status(), IsOk());
+  ASSERT_TRUE((*server)->WaitForStderr("READY ", absl::Seconds(30)));
+  const std::string text = (*server)->stderr_text();
+  const size_t start = text.find("READY ") + 6;
+  const std::string base_url =
+      text.substr(start, text.find('\n', start) - start);
+
+  GcsStoreOptions options;
+  options.project_id = "p";
+  options.bucket = "dekms";
+  options.endpoint = base_url + "/naive-gcs";
+  options.transport = NewCurlTransport({});
+  EXPECT_THAT(GcsStore::Create(std::move(options)).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("ignores ifGenerationMatch=0")));
 }
 
 }  // namespace

@@ -16,6 +16,10 @@ HTTPS and writes an https URL. Paths choose the behaviour:
   /count/KEY          200 with the number of requests seen for KEY
   /naive-s3/...       an S3 imitation that ignores If-None-Match and
                       authentication: PUT stores, GET reads, HEAD answers 200
+  /naive-gcs/...      a Cloud Storage imitation that ignores
+                      ifGenerationMatch and authentication: uploads store
+                      under the name= parameter, object GETs read, and
+                      bucket GETs answer 200
 """
 
 import http.server
@@ -26,6 +30,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 
 COUNTS = {}
 OBJECTS = {}
@@ -73,6 +78,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
                 else:
                     self.reply(200, stored)
+        elif head == "naive-gcs":
+            path, _, query = self.path.partition("?")
+            params = urllib.parse.parse_qs(query)
+            if self.command == "POST" and "/upload/" in path:
+                name = params["name"][0]
+                with LOCK:
+                    OBJECTS["gcs:" + name] = body
+                reply = {"name": name, "size": str(len(body))}
+                self.reply(200, json.dumps(reply).encode(),
+                           [("Content-Type", "application/json")])
+            elif "/o/" in path:
+                name = urllib.parse.unquote(path.split("/o/", 1)[1])
+                with LOCK:
+                    stored = OBJECTS.get("gcs:" + name)
+                if stored is None:
+                    self.reply(404, b"Not Found")
+                else:
+                    self.reply(200, stored)
+            else:
+                self.reply(200, b"{}", [("Content-Type", "application/json")])
         elif head == "echo":
             description = {
                 "method": self.command,
