@@ -9,8 +9,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "src/cloud/http.h"
-#include "src/crypto/encoding.h"
 #include "src/cloud/retry.h"
+#include "src/crypto/encoding.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/subprocess.h"
 
@@ -367,9 +367,9 @@ TEST(IsLoopbackHostTest, AcceptsOnlyLoopbackAddresses) {
   for (const char* host : {"localhost", "127.0.0.1", "127.1.2.3", "::1"}) {
     EXPECT_TRUE(IsLoopbackHost(host)) << host;
   }
-  for (const char* host : {"", "128.0.0.1", "127.0.0", "127.0.0.1.example",
-                           "localhost.example", "10.0.0.1", "::2",
-                           "127..0.1"}) {
+  for (const char* host :
+       {"", "128.0.0.1", "127.0.0", "127.0.0.1.example", "localhost.example",
+        "10.0.0.1", "::2", "127..0.1"}) {
     EXPECT_FALSE(IsLoopbackHost(host)) << host;
   }
 }

@@ -106,12 +106,11 @@ CallResult ErrorFromResponse(const HttpResponse& response,
         message.find("crc32c") != std::string::npos) {
       // The server computed another checksum over what it received, so the
       // request was corrupted on the way.
-      result.integrity_failure =
-          "the server found the request checksums wrong";
+      result.integrity_failure = "the server found the request checksums wrong";
       code = absl::StatusCode::kUnavailable;
     } else if (operation == "decrypt") {
-      // Cloud KMS answers every decrypt failure (altered ciphertext, other
-      // key, other associated data) with INVALID_ARGUMENT.
+      // Cloud KMS returns INVALID_ARGUMENT for every decrypt failure
+      // (altered ciphertext, other key, other associated data).
       code = absl::StatusCode::kDataLoss;
     }
   } else if (response.status == 400 || response.status == 404) {
@@ -203,9 +202,9 @@ absl::Status CheckCryptoKey(const SecretJson& key,
                             std::string* protection_level) {
   const std::string name = StringField(key, "name");
   if (name != key_resource) {
-    return absl::UnavailableError(
-        StrCat(kService, " returned key ", Quote(name), " when asked for ",
-               key_resource));
+    return absl::UnavailableError(StrCat(kService, " returned key ",
+                                         Quote(name), " when asked for ",
+                                         key_resource));
   }
   const std::string purpose = StringField(key, "purpose");
   if (purpose != "ENCRYPT_DECRYPT") {
@@ -280,8 +279,8 @@ absl::StatusOr<std::unique_ptr<GcpKmsKekProvider>> GcpKmsKekProvider::Create(
   std::string key_resource =
       StrCat("projects/", options.project_id, "/locations/", options.location,
              "/keyRings/", options.key_ring, "/cryptoKeys/", options.key_name);
-  auto provider = std::unique_ptr<GcpKmsKekProvider>(new GcpKmsKekProvider(
-      std::move(options), std::move(key_resource), ""));
+  auto provider = std::unique_ptr<GcpKmsKekProvider>(
+      new GcpKmsKekProvider(std::move(options), std::move(key_resource), ""));
   DEKMS_RETURN_IF_ERROR(provider->Check());
   return provider;
 }
@@ -310,10 +309,10 @@ absl::StatusOr<KekProvider::Wrapped> GcpKmsKekProvider::Wrap(
     const SecretBytes& plaintext, std::span<const uint8_t> associated_data) {
   if (plaintext.empty() || plaintext.size() > kGcpKmsMaxPlaintextBytes ||
       associated_data.size() > kGcpKmsMaxPlaintextBytes) {
-    return absl::InvalidArgumentError(StrCat(
-        "Cloud KMS encrypt takes 1 to ", kGcpKmsMaxPlaintextBytes,
-        " bytes, so kms://gcp cannot wrap a DEK of ", plaintext.size(),
-        " bytes; request a shorter DEK"));
+    return absl::InvalidArgumentError(
+        StrCat("Cloud KMS encrypt takes 1 to ", kGcpKmsMaxPlaintextBytes,
+               " bytes, so kms://gcp cannot wrap a DEK of ", plaintext.size(),
+               " bytes; request a shorter DEK"));
   }
   bool hsm = false;
   {
@@ -321,11 +320,11 @@ absl::StatusOr<KekProvider::Wrapped> GcpKmsKekProvider::Wrap(
     hsm = protection_level_ == "HSM";
   }
   if (hsm && plaintext.size() + associated_data.size() > kGcpKmsMaxHsmBytes) {
-    return absl::InvalidArgumentError(StrCat(
-        "Cloud KMS HSM keys take at most ", kGcpKmsMaxHsmBytes,
-        " bytes of plaintext and associated data together, so ",
-        key_resource_, " cannot wrap a DEK of ", plaintext.size(),
-        " bytes; request a shorter DEK"));
+    return absl::InvalidArgumentError(
+        StrCat("Cloud KMS HSM keys take at most ", kGcpKmsMaxHsmBytes,
+               " bytes of plaintext and associated data together, so ",
+               key_resource_, " cannot wrap a DEK of ", plaintext.size(),
+               " bytes; request a shorter DEK"));
   }
   SecretJson request = SecretJson::object();
   request["plaintext"] = Base64Of(plaintext.Reveal());
@@ -340,8 +339,8 @@ absl::StatusOr<KekProvider::Wrapped> GcpKmsKekProvider::Wrap(
 
   return WithIntegrityRetries<Wrapped>(
       "encrypt", [&](std::string& failure) -> absl::StatusOr<Wrapped> {
-        CallResult result = CallKms(options_, key_resource_, "encrypt",
-                                    &request);
+        CallResult result =
+            CallKms(options_, key_resource_, "encrypt", &request);
         failure = std::move(result.integrity_failure);
         if (!result.reply.ok()) {
           return result.reply.status();
@@ -367,9 +366,8 @@ absl::StatusOr<KekProvider::Wrapped> GcpKmsKekProvider::Wrap(
           return absl::UnavailableError(failure);
         }
         const std::string name = StringField(reply, "name");
-        const std::string_view version =
-            std::string_view(name).substr(std::min(name.size(),
-                                                   version_prefix.size()));
+        const std::string_view version = std::string_view(name).substr(
+            std::min(name.size(), version_prefix.size()));
         if (!name.starts_with(version_prefix) || version.empty() ||
             !AllOf(version, [](char c) {
               return absl::ascii_isdigit(static_cast<unsigned char>(c));
@@ -396,8 +394,8 @@ absl::StatusOr<SecretBytes> GcpKmsKekProvider::Unwrap(
   }
   absl::StatusOr<SecretBytes> plaintext = WithIntegrityRetries<SecretBytes>(
       "decrypt", [&](std::string& failure) -> absl::StatusOr<SecretBytes> {
-        CallResult result = CallKms(options_, key_resource_, "decrypt",
-                                    &request);
+        CallResult result =
+            CallKms(options_, key_resource_, "decrypt", &request);
         failure = std::move(result.integrity_failure);
         if (!result.reply.ok()) {
           return result.reply.status();
@@ -410,10 +408,10 @@ absl::StatusOr<SecretBytes> GcpKmsKekProvider::Unwrap(
           failure = "the reply has no plaintext or no plaintextCrc32c";
           return absl::UnavailableError(failure);
         }
-        absl::StatusOr<SecretBytes> decoded = DecodeBase64(
-            std::string_view(encoded->data(), encoded->size()),
-            Base64Alphabet::kStandard,
-            "plaintext of the Cloud KMS decrypt reply");
+        absl::StatusOr<SecretBytes> decoded =
+            DecodeBase64(std::string_view(encoded->data(), encoded->size()),
+                         Base64Alphabet::kStandard,
+                         "plaintext of the Cloud KMS decrypt reply");
         if (!decoded.ok() || *crc != Crc32c(decoded->Reveal())) {
           failure = "the plaintext does not match its checksum";
           return absl::UnavailableError(failure);
@@ -429,8 +427,10 @@ absl::StatusOr<SecretBytes> GcpKmsKekProvider::Unwrap(
       plaintext.status().code() == absl::StatusCode::kFailedPrecondition &&
       numeric_version) {
     return absl::FailedPreconditionError(
-        StrCat(plaintext.status().message(), "; the blob was wrapped by "
-               "version ", key_version, ", which must be enabled to unwrap"));
+        StrCat(plaintext.status().message(),
+               "; the blob was wrapped by "
+               "version ",
+               key_version, ", which must be enabled to unwrap"));
   }
   return plaintext;
 }

@@ -15,10 +15,10 @@ namespace dekms::internal {
 
 // Cloud KMS takes at most this many plaintext bytes, and as many bytes of
 // additional authenticated data, in one encrypt call.
-inline constexpr size_t kGcpKmsMaxPlaintextBytes = 64 * 1024;
+inline constexpr size_t kGcpKmsMaxPlaintextBytes = size_t{64} * 1024;
 // For keys with protection level HSM, plaintext and additional
 // authenticated data together may not exceed this.
-inline constexpr size_t kGcpKmsMaxHsmBytes = 8 * 1024;
+inline constexpr size_t kGcpKmsMaxHsmBytes = size_t{8} * 1024;
 // Attempts at one call when the CRC-32C checks show corruption in transit.
 inline constexpr int kGcpKmsIntegrityAttempts = 3;
 
@@ -34,12 +34,13 @@ struct GcpKmsKekOptions {
   RetryPolicy retry;
 };
 
-// Checks the parts of a CryptoKey name: a project ID of lowercase letters,
-// digits, hyphens, and for domain-scoped projects dots and one colon; a
-// location of lowercase letters, digits and hyphens; key ring and key names
-// of 1 to 63 letters, digits, underscores and hyphens. Messages name the
-// URI parameter.
-[[nodiscard]] absl::Status ValidateGcpKmsKeyName(const GcpKmsKekOptions& options);
+// Checks the parts of a CryptoKey name, so that none can change the path
+// of a request. A project ID has lowercase letters, digits and hyphens, and
+// domain-scoped projects also dots and a colon. A location has lowercase
+// letters, digits and hyphens. Key ring and key names have 1 to 63 letters,
+// digits, underscores and hyphens. Messages name the URI parameter.
+[[nodiscard]] absl::Status ValidateGcpKmsKeyName(
+    const GcpKmsKekOptions& options);
 
 // KEK provider for kms://gcp: a symmetric CryptoKey in Google Cloud KMS,
 // called over its REST API with an OAuth access token.

@@ -13,27 +13,27 @@
 
 namespace dekms::internal {
 
-// What one create-only write (S3 `If-None-Match: *`, GCS
-// `ifGenerationMatch=0`) came to.
+// The outcome of one create-only write (S3 `If-None-Match: *`, GCS
+// `ifGenerationMatch=0`).
 struct ConditionalWrite {
   enum class Outcome {
-    kWritten,        // The store confirmed the new object.
-    kExists,         // The store refused: an object is there (412).
-    kUnclear,        // No answer, a timeout or a 5xx: it may have landed.
-    kFailed,         // Refused for another reason; `status` says why.
+    kWritten,  // The store confirmed the new object.
+    kExists,   // The store rejected it because an object exists (412).
+    kUnclear,  // No reply, a timeout or a 5xx, so it may have landed.
+    kFailed,   // Rejected for another reason, given in `status`.
   };
   Outcome outcome = Outcome::kFailed;
   absl::Status status;  // Why, for kUnclear and kFailed.
 };
 
-// Classifies a write that reached no clear answer: transport errors and
-// timeouts (kUnavailable, kDeadlineExceeded) and 5xx replies are unclear.
+// Returns whether a write has an unknown outcome: a transport error or
+// timeout (kUnavailable, kDeadlineExceeded), or a 5xx reply.
 [[nodiscard]] bool IsUnclearWrite(const absl::StatusOr<HttpResponse>& sent);
 
 // Creates an object with `write` and never replaces one. A write whose
-// outcome is unclear is settled by reading the object back with `read`
-// (the stored bytes, or nullopt when absent): our own bytes mean the write
-// landed, other bytes mean another writer won (kAlreadyExists), and an
+// outcome is unclear is settled by reading the object back with `read`,
+// which returns the stored bytes or nullopt. Our own bytes mean the write
+// landed, and other bytes mean another writer won (kAlreadyExists). An
 // absent object means the write is repeated, within `retry`'s attempts and
 // total deadline. A 412 after an unclear attempt is settled the same way,
 // since the earlier attempt may have created the object. `what` names the

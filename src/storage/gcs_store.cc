@@ -99,10 +99,10 @@ class GcsClient {
   }
 
   std::string UploadUrl(std::string_view name) const {
-    return StrCat(options_.endpoint, "/upload/storage/v1/b/",
-                  PercentEncode(options_.bucket),
-                  "/o?uploadType=media&ifGenerationMatch=0&name=",
-                  PercentEncode(name));
+    return StrCat(
+        options_.endpoint, "/upload/storage/v1/b/",
+        PercentEncode(options_.bucket),
+        "/o?uploadType=media&ifGenerationMatch=0&name=", PercentEncode(name));
   }
 
   static HttpRequest NewRequest(std::string method, std::string url) {
@@ -148,14 +148,18 @@ class GcsClient {
         return std::optional<std::string>(std::move(body));
       }
       if (attempt == kReadIntegrityAttempts) {
-        return absl::UnavailableError(StrCat(
-            kService, " objects.get returned bytes that do not match their "
-            "CRC-32C ", kReadIntegrityAttempts, " times; data is being "
-            "corrupted between dekms and Cloud Storage"));
+        return absl::UnavailableError(
+            StrCat(kService,
+                   " objects.get returned bytes that do not match their "
+                   "CRC-32C ",
+                   kReadIntegrityAttempts,
+                   " times; data is being "
+                   "corrupted between dekms and Cloud Storage"));
       }
-      spdlog::warn("{} objects.get: the bytes read do not match their "
-                   "CRC-32C; reading again",
-                   kService);
+      spdlog::warn(
+          "{} objects.get: the bytes read do not match their "
+          "CRC-32C; reading again",
+          kService);
     }
   }
 
@@ -250,10 +254,9 @@ class GcsClient {
 
 absl::Status CreateBucket(GcsClient& client, const GcsStoreOptions& options) {
   const std::string url =
-      StrCat(options.endpoint, "/storage/v1/b?project=",
-             PercentEncode(options.project_id));
-  const std::string body =
-      nlohmann::json({{"name", options.bucket}}).dump();
+      StrCat(options.endpoint,
+             "/storage/v1/b?project=", PercentEncode(options.project_id));
+  const std::string body = nlohmann::json({{"name", options.bucket}}).dump();
   DEKMS_ASSIGN_OR_RETURN(
       HttpResponse response,
       client.SendRepeatable("buckets.insert", "POST", url, body));
@@ -263,8 +266,8 @@ absl::Status CreateBucket(GcsClient& client, const GcsStoreOptions& options) {
     return absl::OkStatus();
   }
   if (response.status == 409) {
-    // Created meanwhile, by another dekms or by an earlier attempt of this
-    // call, or owned by someone else: reading it tells which.
+    // Another dekms or an earlier attempt of this call created the bucket
+    // meanwhile, or someone else owns it. A second read shows which.
     DEKMS_ASSIGN_OR_RETURN(
         HttpResponse again,
         client.SendRepeatable("buckets.get", "GET", client.BucketUrl(), ""));

@@ -1,9 +1,9 @@
 // Google credentials, the Cloud KMS KEK provider and the Cloud Storage
-// store against loopback servers: tests/fakes/gcp_fake.py (OAuth token
-// endpoint, GCE metadata server and Cloud KMS, which verify RS256
-// assertions, bearer tokens, AAD and CRC-32C) and fake-gcs-server, a real
-// emulator of the Cloud Storage JSON API. Fault tests put fault_proxy.py
-// in front of either.
+// store against loopback servers. tests/fakes/gcp_fake.py serves the OAuth
+// token endpoint, the GCE metadata server and Cloud KMS, and verifies RS256
+// assertions, bearer tokens, AAD and CRC-32C. fake-gcs-server is a real
+// emulator of the Cloud Storage JSON API. Fault tests put fault_proxy.py in
+// front of either.
 
 #include <sys/stat.h>
 
@@ -121,7 +121,7 @@ class GcpTest : public DekmsProcessTest {
                : nullptr;
   }
 
-  std::string CreateKey(GcpKeySpec spec) {
+  std::string CreateKey(const GcpKeySpec& spec) {
     auto name = fake_->CreateKey(spec);
     EXPECT_THAT(name.status(), IsOk());
     return name.ok() ? *name : "";
@@ -178,8 +178,10 @@ class GcpTest : public DekmsProcessTest {
       variables[name] = value;
     }
     std::vector<std::string> env;
+    env.reserve(variables.size());
     for (const auto& [name, value] : variables) {
-      env.push_back(name + "=" + value);
+      env.push_back(name);
+      env.back().append("=").append(value);
     }
     return env;
   }
@@ -333,7 +335,7 @@ TEST_F(GcpTest, KmsWrapsWithAadAndChecksums) {
                                        "additionalAuthenticatedDataCrc32c"}));
 }
 
-TEST_F(GcpTest, KmsRejectsOtherAadAlteredBlobsAndOtherKeys) {
+TEST_F(GcpTest, KmsRejectsForeignOrAlteredBlobs) {
   auto kek = NewKek("bind");
   auto other = NewKek("other");
   ASSERT_NE(kek, nullptr);
@@ -351,7 +353,7 @@ TEST_F(GcpTest, KmsRejectsOtherAadAlteredBlobsAndOtherKeys) {
               StatusIs(absl::StatusCode::kDataLoss));
 }
 
-TEST_F(GcpTest, KmsRecordsTheVersionAndNeedsItEnabledToUnwrap) {
+TEST_F(GcpTest, KmsRecordsKeyVersion) {
   auto kek = NewKek("rotate");
   ASSERT_NE(kek, nullptr);
   auto old_blob = kek->Wrap(RandomDek(32), Bytes("ad"));
@@ -459,7 +461,7 @@ TEST_F(GcpTest, KmsRetriesWhenChecksumsShowCorruption) {
   EXPECT_EQ(Logged("decrypt").size(), 2u);
 }
 
-TEST_F(GcpTest, KmsCorruptionThatPersistsIsAnErrorNeverAWrongKey) {
+TEST_F(GcpTest, KmsPersistentCorruptionFails) {
   auto kek = NewKek("corrupt");
   ASSERT_NE(kek, nullptr);
   using Operation = GcpFault::Operation;
@@ -610,6 +612,7 @@ TEST_F(GcsTest, RacingCreatesLeaveOneWinner) {
   constexpr int kWriters = 8;
   std::vector<absl::Status> results(kWriters);
   std::vector<std::thread> threads;
+  threads.reserve(kWriters);
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] {
       results[i] = store->Create("key-race", "blob " + std::to_string(i));
@@ -834,7 +837,7 @@ TEST_F(GcpEndToEndTest, CredentialsAreFoundLikeGoogleLibrariesFindThem) {
   EXPECT_EQ(file_dek.size(), 65U);
 }
 
-TEST_F(GcpEndToEndTest, BrokenKeyFileFailsStartUpNamingTheField) {
+TEST_F(GcpEndToEndTest, BrokenKeyFileFailsStartUp) {
   nlohmann::json account =
       nlohmann::json::parse(ReadText(fake_->service_account_path()));
   account.erase("client_email");

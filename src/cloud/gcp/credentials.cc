@@ -28,7 +28,7 @@ namespace dekms::internal {
 namespace {
 
 // Key files are a few kilobytes; anything much larger is not one.
-constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+constexpr size_t kMaxKeyFileBytes = size_t{64} * 1024;
 constexpr std::string_view kDefaultTokenUri =
     "https://oauth2.googleapis.com/token";
 constexpr std::string_view kJwtBearerGrant =
@@ -93,11 +93,10 @@ absl::StatusOr<SecretBytes> ReadKeyFile(const std::string& path,
   absl::StatusOr<SecretBytes> contents =
       ReadFileToSecret(path, kMaxKeyFileBytes);
   if (!contents.ok()) {
-    return absl::Status(
-        contents.status().code() == absl::StatusCode::kNotFound
-            ? absl::StatusCode::kInvalidArgument
-            : contents.status().code(),
-        StrCat(source, ": ", contents.status().message()));
+    return absl::Status(contents.status().code() == absl::StatusCode::kNotFound
+                            ? absl::StatusCode::kInvalidArgument
+                            : contents.status().code(),
+                        StrCat(source, ": ", contents.status().message()));
   }
   return contents;
 }
@@ -159,11 +158,11 @@ absl::StatusOr<ServiceAccountKey> ServiceAccountFromJson(
 
 absl::Status WrongType(std::string_view source, std::string_view type,
                        std::string_view accepted) {
-  return absl::InvalidArgumentError(StrCat(
-      source, ": field \"type\" is ", Quote(type), ", but dekms accepts ",
-      accepted,
-      " here; create a service-account key (gcloud iam service-accounts "
-      "keys create) or use the GCE metadata server"));
+  return absl::InvalidArgumentError(
+      StrCat(source, ": field \"type\" is ", Quote(type),
+             ", but dekms accepts ", accepted,
+             " here; create a service-account key (gcloud iam service-accounts "
+             "keys create) or use the GCE metadata server"));
 }
 
 // Parses the reply of a token endpoint or the metadata server.
@@ -179,8 +178,7 @@ absl::StatusOr<GoogleAccessToken> ParseTokenReply(const HttpResponse& response,
   if (const WipingString* type = FindString(reply, "token_type");
       type != nullptr && !absl::EqualsIgnoreCase(Text(*type), "Bearer")) {
     return absl::UnavailableError(StrCat(what, " returned a token of type ",
-                                         Quote(Text(*type)),
-                                         ", not Bearer"));
+                                         Quote(Text(*type)), ", not Bearer"));
   }
   // expires_in is a number; some servers send it as a string.
   std::optional<double> expires_in;
@@ -201,8 +199,8 @@ absl::StatusOr<GoogleAccessToken> ParseTokenReply(const HttpResponse& response,
         StrCat(what, " returned no valid expires_in in its reply"));
   }
   GoogleAccessToken result;
-  result.token = SecretBytes::CopyFrom(std::string_view(token->data(),
-                                                        token->size()));
+  result.token =
+      SecretBytes::CopyFrom(std::string_view(token->data(), token->size()));
   result.expiration = now + absl::Seconds(*expires_in);
   return result;
 }
@@ -218,8 +216,8 @@ absl::Status TokenErrorStatus(const HttpResponse& response,
   error.http_status = response.status;
   if (const WipingString* code = FindString(reply, "error")) {
     error.code = Text(*code);
-  } else if (const auto nested = reply.is_object() ? reply.find("error")
-                                                   : reply.end();
+  } else if (const auto nested =
+                 reply.is_object() ? reply.find("error") : reply.end();
              nested != reply.end() && nested->is_object()) {
     if (const WipingString* status = FindString(*nested, "status")) {
       error.code = Text(*status);
@@ -332,10 +330,10 @@ class ServiceAccountTokenSource final : public CachingTokenSource {
       body.Append(RevealAsText(assertion));
       return FormPost(key_.token_uri, std::move(body).Finish());
     };
-    return RequestToken(transport_, retry_, now_,
-                        StrCat("Google token endpoint ",
-                               UrlOrigin(key_.token_uri)),
-                        build, /*require_metadata_flavor=*/false);
+    return RequestToken(
+        transport_, retry_, now_,
+        StrCat("Google token endpoint ", UrlOrigin(key_.token_uri)), build,
+        /*require_metadata_flavor=*/false);
   }
 
   const ServiceAccountKey key_;
@@ -349,10 +347,9 @@ class AuthorizedUserTokenSource final : public CachingTokenSource {
                             SecretBytes refresh_token, std::string token_uri,
                             std::string_view origin,
                             const GoogleCredentialOptions& options)
-      : CachingTokenSource(
-            StrCat("gcloud user credentials (", origin, ")"),
-            "run gcloud auth application-default login again",
-            options),
+      : CachingTokenSource(StrCat("gcloud user credentials (", origin, ")"),
+                           "run gcloud auth application-default login again",
+                           options),
         client_id_(std::move(client_id)),
         client_secret_(std::move(client_secret)),
         refresh_token_(std::move(refresh_token)),
@@ -384,7 +381,7 @@ class AuthorizedUserTokenSource final : public CachingTokenSource {
 // The token of the default service account of a GCE VM or GKE workload.
 class MetadataTokenSource final : public CachingTokenSource {
  public:
-  MetadataTokenSource(std::string host, std::string error_hint,
+  MetadataTokenSource(const std::string& host, std::string error_hint,
                       const GoogleCredentialOptions& options)
       : CachingTokenSource(StrCat("the GCE metadata server at ", host),
                            std::move(error_hint), options),
@@ -413,8 +410,8 @@ class MetadataTokenSource final : public CachingTokenSource {
 // it to service-account keys, as for credentialsPath and
 // GOOGLE_APPLICATION_CREDENTIALS.
 absl::StatusOr<std::unique_ptr<GoogleTokenSource>> SourceFromFile(
-    const std::string& path, std::string_view origin,
-    bool service_account_only, const GoogleCredentialOptions& options) {
+    const std::string& path, std::string_view origin, bool service_account_only,
+    const GoogleCredentialOptions& options) {
   const std::string source = StrCat(origin, " ", path);
   DEKMS_ASSIGN_OR_RETURN(const SecretBytes contents, ReadKeyFile(path, source));
   const SecretJson json = ParseSecretJson(RevealAsText(contents));
@@ -493,9 +490,10 @@ absl::StatusOr<HttpResponse> SendToGoogleApi(
   if (credentials == nullptr || !response.ok() || response->status != 401) {
     return response;
   }
-  spdlog::warn("{}: the access token was refused (HTTP 401); fetching a new "
-               "one and sending again",
-               what);
+  spdlog::warn(
+      "{}: the access token was refused (HTTP 401); fetching a new "
+      "one and sending again",
+      what);
   credentials->Invalidate();
   return SendWithRetries(transport, retry, what, idempotent, authorized,
                          classify);
@@ -531,8 +529,7 @@ absl::StatusOr<SecretBytes> MakeServiceAccountAssertion(
 absl::StatusOr<std::unique_ptr<GoogleTokenSource>> NewGoogleTokenSource(
     GoogleCredentialOptions options) {
   if (options.transport == nullptr) {
-    return absl::InvalidArgumentError(
-        "NewGoogleTokenSource needs a transport");
+    return absl::InvalidArgumentError("NewGoogleTokenSource needs a transport");
   }
   if (!options.getenv) {
     options.getenv = ProcessEnvironment();
@@ -540,7 +537,8 @@ absl::StatusOr<std::unique_ptr<GoogleTokenSource>> NewGoogleTokenSource(
   if (!options.now) {
     options.now = [] { return absl::Now(); };
   }
-  const auto setting = [&](std::string_view name) -> std::optional<std::string> {
+  const auto setting =
+      [&](std::string_view name) -> std::optional<std::string> {
     std::optional<std::string> value = options.getenv(name);
     if (value.has_value() && value->empty()) {
       return std::nullopt;

@@ -27,8 +27,8 @@ using ::testing::Not;
 
 UniqueEvpPkey GenerateKey(const char* type) {
   if (std::string_view(type) == "RSA") {
-    return UniqueEvpPkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA",
-                                           static_cast<size_t>(2048)));
+    return UniqueEvpPkey(
+        EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
   }
   return UniqueEvpPkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
 }
@@ -36,8 +36,8 @@ UniqueEvpPkey GenerateKey(const char* type) {
 std::string PrivatePem(EVP_PKEY& key) {
   const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()),
                                                       &BIO_free);
-  EXPECT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), &key, nullptr, nullptr,
-                                          0, nullptr, nullptr),
+  EXPECT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), &key, nullptr, nullptr, 0,
+                                          nullptr, nullptr),
             1);
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio.get(), &data);
@@ -75,12 +75,12 @@ class GoogleCredentialsTest : public ::dekms::testing::TempDirTest {
   // fetches a token, so nothing is sent anywhere.
   absl::StatusOr<std::unique_ptr<GoogleTokenSource>> Source(
       std::string credentials_path,
-      std::map<std::string, std::string> environment) {
+      const std::map<std::string, std::string>& environment) {
     GoogleCredentialOptions options;
     options.credentials_path = std::move(credentials_path);
     options.transport = transport_.get();
-    options.getenv = [environment](std::string_view name)
-        -> std::optional<std::string> {
+    options.getenv =
+        [environment](std::string_view name) -> std::optional<std::string> {
       const auto it = environment.find(std::string(name));
       if (it == environment.end()) {
         return std::nullopt;
@@ -114,16 +114,16 @@ TEST_F(GoogleCredentialsTest, JwtIsSignedWithRs256AndVerifies) {
   const std::string signed_part = text.substr(0, second);
   const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(
       EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  ASSERT_EQ(EVP_DigestVerifyInit(context.get(), nullptr, EVP_sha256(),
-                                 nullptr, rsa_),
-            1);
-  EXPECT_EQ(EVP_DigestVerify(
-                context.get(),
-                reinterpret_cast<const uint8_t*>(signature.data()),
-                signature.size(),
-                reinterpret_cast<const uint8_t*>(signed_part.data()),
-                signed_part.size()),
-            1);
+  ASSERT_EQ(
+      EVP_DigestVerifyInit(context.get(), nullptr, EVP_sha256(), nullptr, rsa_),
+      1);
+  EXPECT_EQ(
+      EVP_DigestVerify(context.get(),
+                       reinterpret_cast<const uint8_t*>(signature.data()),
+                       signature.size(),
+                       reinterpret_cast<const uint8_t*>(signed_part.data()),
+                       signed_part.size()),
+      1);
 
   // PKCS #1 v1.5 signatures are deterministic.
   absl::StatusOr<SecretBytes> again = SignJwtRs256(header, claims, *rsa_);
@@ -149,8 +149,8 @@ TEST_F(GoogleCredentialsTest, AssertionCarriesGoogleClaims) {
   const size_t first = text.find('.');
   const size_t second = text.find('.', first + 1);
   const auto header = nlohmann::json::parse(Decode(text.substr(0, first)));
-  const auto claims = nlohmann::json::parse(
-      Decode(text.substr(first + 1, second - first - 1)));
+  const auto claims =
+      nlohmann::json::parse(Decode(text.substr(first + 1, second - first - 1)));
   EXPECT_EQ(header["alg"], "RS256");
   EXPECT_EQ(header["kid"], "key-id-1");
   EXPECT_EQ(claims["iss"], "dekms@my-project.iam.gserviceaccount.com");
@@ -170,8 +170,8 @@ TEST_F(GoogleCredentialsTest, ParsesAServiceAccountKey) {
 }
 
 TEST_F(GoogleCredentialsTest, NamesTheBrokenField) {
-  for (const char* field : {"type", "client_email", "private_key",
-                            "token_uri"}) {
+  for (const char* field :
+       {"type", "client_email", "private_key", "token_uri"}) {
     nlohmann::json json = ServiceAccount();
     json.erase(field);
     EXPECT_THAT(Parse(json),
@@ -180,8 +180,8 @@ TEST_F(GoogleCredentialsTest, NamesTheBrokenField) {
                                HasSubstr(std::string("\"") + field + "\""))))
         << field;
     json[field] = 42;
-    EXPECT_THAT(Parse(json), StatusIs(absl::StatusCode::kInvalidArgument,
-                                      HasSubstr(field)))
+    EXPECT_THAT(Parse(json),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field)))
         << field;
   }
 }
@@ -189,10 +189,9 @@ TEST_F(GoogleCredentialsTest, NamesTheBrokenField) {
 TEST_F(GoogleCredentialsTest, RejectsBadKeysWithoutShowingThem) {
   nlohmann::json json = ServiceAccount();
   json["private_key"] = "-----BEGIN PRIVATE KEY-----\nnot base64!\n";
-  EXPECT_THAT(Parse(json),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("not a PEM private key"),
-                             Not(HasSubstr("not base64")))));
+  EXPECT_THAT(Parse(json), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    AllOf(HasSubstr("not a PEM private key"),
+                                          Not(HasSubstr("not base64")))));
   const UniqueEvpPkey ec = GenerateKey("EC");
   json["private_key"] = PrivatePem(*ec);
   EXPECT_THAT(Parse(json), StatusIs(absl::StatusCode::kInvalidArgument,
@@ -220,9 +219,9 @@ TEST_F(GoogleCredentialsTest, TokenUriMustBeHttpsOrLoopback) {
     json["token_uri"] = uri;
     EXPECT_THAT(Parse(json), IsOk()) << uri;
   }
-  for (const char* uri : {"http://oauth2.example/token", "ftp://x/token",
-                          "https:///token", "http://128.0.0.1/token",
-                          "https://user@host/token"}) {
+  for (const char* uri :
+       {"http://oauth2.example/token", "ftp://x/token", "https:///token",
+        "http://128.0.0.1/token", "https://user@host/token"}) {
     json["token_uri"] = uri;
     EXPECT_THAT(Parse(json), StatusIs(absl::StatusCode::kInvalidArgument,
                                       HasSubstr("\"token_uri\"")))
@@ -236,7 +235,8 @@ TEST_F(GoogleCredentialsTest, CredentialsPathComesFirst) {
   ASSERT_THAT(source, IsOk());
   EXPECT_EQ((*source)->Describe(),
             "service account dekms@my-project.iam.gserviceaccount.com "
-            "(credentialsPath " + path + ")");
+            "(credentialsPath " +
+                path + ")");
 }
 
 TEST_F(GoogleCredentialsTest, ThenGoogleApplicationCredentials) {
@@ -248,15 +248,15 @@ TEST_F(GoogleCredentialsTest, ThenGoogleApplicationCredentials) {
               HasSubstr("(GOOGLE_APPLICATION_CREDENTIALS " + path + ")"));
 
   // A named file that is broken is an error, not a reason to search on.
-  const std::string user = WriteFile(
-      "user.json", R"({"type":"authorized_user","client_id":"c",)"
-                   R"("client_secret":"s","refresh_token":"r"})");
+  const std::string user =
+      WriteFile("user.json", R"({"type":"authorized_user","client_id":"c",)"
+                             R"("client_secret":"s","refresh_token":"r"})");
   EXPECT_THAT(Source("", {{"GOOGLE_APPLICATION_CREDENTIALS", user}}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("GOOGLE_APPLICATION_CREDENTIALS " + user)));
-  EXPECT_THAT(Source("", {{"GOOGLE_APPLICATION_CREDENTIALS", dir_ + "/no"}}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr(dir_ + "/no")));
+  EXPECT_THAT(
+      Source("", {{"GOOGLE_APPLICATION_CREDENTIALS", dir_ + "/no"}}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(dir_ + "/no")));
 }
 
 TEST_F(GoogleCredentialsTest, ThenTheGcloudFile) {
@@ -275,8 +275,8 @@ TEST_F(GoogleCredentialsTest, ThenTheGcloudFile) {
 }
 
 TEST_F(GoogleCredentialsTest, ThenTheMetadataServer) {
-  auto overridden = Source("", {{"HOME", dir_},
-                                {"GCE_METADATA_HOST", "127.0.0.1:9"}});
+  auto overridden =
+      Source("", {{"HOME", dir_}, {"GCE_METADATA_HOST", "127.0.0.1:9"}});
   ASSERT_THAT(overridden, IsOk());
   EXPECT_EQ((*overridden)->Describe(),
             "the GCE metadata server at 127.0.0.1:9");

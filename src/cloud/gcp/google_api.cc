@@ -20,7 +20,7 @@ GoogleApiError ParseGoogleApiError(const HttpResponse& response) {
   const auto nested =
       body.is_object() ? body.find("error") : SecretJson::const_iterator();
   if (!body.is_object() || nested == body.end() || !nested->is_object()) {
-    // Media downloads and front ends sometimes answer in plain text.
+    // Media downloads and front ends sometimes reply in plain text.
     if (!body.is_object()) {
       error.message = std::string(response.BodyText());
     }
