@@ -179,7 +179,7 @@ TEST_F(KeyServiceIntegrationTest, BadStartupConfigExitsOne) {
 
   const ProcessResult unimplemented =
       Dekms({"serve", "--listen", "127.0.0.1:0", "--kms-uri",
-             "kms://gcp?projectID=p&location=l&keyRing=r&keyName=k"});
+             "kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k"});
   EXPECT_EQ(unimplemented.exit_code, 1);
   EXPECT_THAT(unimplemented.stderr_text, HasSubstr("is not built yet"));
 }
