@@ -118,9 +118,9 @@ absl::StatusOr<T> RefreshingCache<T>::Get(
   absl::StatusOr<T> fetched = fetch();
   const absl::Time fetched_at = now_();
   if (fetched.ok() && fetched->expiration <= fetched_at) {
-    fetched = absl::UnavailableError(
-        StrCat("the ", noun_, " received expired at ", FormatUtc(fetched->expiration),
-               ", before it could be used; check the system clock"));
+    fetched = absl::UnavailableError(StrCat(
+        "the ", noun_, " received expired at ", FormatUtc(fetched->expiration),
+        ", before it could be used; check the system clock"));
   }
   mu_.Lock();
   fetching_ = false;

@@ -36,20 +36,20 @@ TEST(NewKeyManager, ClusterKmsRejectsShortSecret) {
 }
 
 TEST(NewKeyManager, AzureKmsIsUnimplemented) {
-  auto kms =
-      ParseKmsUri("kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k");
+  auto kms = ParseKmsUri(
+      "kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k");
   ASSERT_THAT(kms, IsOk());
-  EXPECT_THAT(NewKeyManager(*kms, NoStoreConfig{}),
-              StatusIs(absl::StatusCode::kUnimplemented,
-                       HasSubstr("kms://azure")));
+  EXPECT_THAT(
+      NewKeyManager(*kms, NoStoreConfig{}),
+      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("kms://azure")));
 }
 
 // These Google cases fail before any request: on the store, on a name that
 // Cloud KMS would reject, or on a credentials file that does not exist.
 TEST(NewKeyManager, GcpKmsChecksStoreNamesAndCredentialsFile) {
-  auto no_store =
-      ParseKmsUri("kms://gcp?projectID=my-project&location=global&keyRing=r"
-                  "&keyName=k&credentialsPath=%2Fnonexistent%2Fsa.json");
+  auto no_store = ParseKmsUri(
+      "kms://gcp?projectID=my-project&location=global&keyRing=r"
+      "&keyName=k&credentialsPath=%2Fnonexistent%2Fsa.json");
   ASSERT_THAT(no_store, IsOk());
   EXPECT_THAT(NewKeyManager(*no_store, NoStoreConfig{}),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -59,9 +59,9 @@ TEST(NewKeyManager, GcpKmsChecksStoreNamesAndCredentialsFile) {
       "kms://gcp?projectID=my-project&location=global&keyRing=a%2Fb"
       "&keyName=k&credentialsPath=%2Fnonexistent%2Fsa.json");
   ASSERT_THAT(bad_ring, IsOk());
-  EXPECT_THAT(NewKeyManager(*bad_ring, MemoryStoreConfig{}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("\"keyRing\"")));
+  EXPECT_THAT(
+      NewKeyManager(*bad_ring, MemoryStoreConfig{}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"keyRing\"")));
 
   EXPECT_THAT(NewKeyManager(*no_store, MemoryStoreConfig{}),
               StatusIs(absl::StatusCode::kInvalidArgument,

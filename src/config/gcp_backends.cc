@@ -16,7 +16,8 @@
 namespace dekms::internal {
 namespace {
 
-constexpr std::string_view kCloudKmsEndpoint = "https://cloudkms.googleapis.com";
+constexpr std::string_view kCloudKmsEndpoint =
+    "https://cloudkms.googleapis.com";
 constexpr std::string_view kCloudStorageEndpoint =
     "https://storage.googleapis.com";
 

@@ -14,7 +14,8 @@ namespace dekms::internal {
 [[nodiscard]] uint32_t Crc32c(std::span<const uint8_t> data);
 
 // Continues a checksum: Crc32cExtend(Crc32c(a), b) == Crc32c(a + b).
-[[nodiscard]] uint32_t Crc32cExtend(uint32_t crc, std::span<const uint8_t> data);
+[[nodiscard]] uint32_t Crc32cExtend(uint32_t crc,
+                                    std::span<const uint8_t> data);
 
 inline uint32_t Crc32c(std::string_view data) {
   return Crc32c({reinterpret_cast<const uint8_t*>(data.data()), data.size()});

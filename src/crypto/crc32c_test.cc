@@ -60,10 +60,10 @@ TEST(Crc32cTest, ExtendEqualsOneShot) {
   for (size_t split = 0; split <= text.size(); ++split) {
     const std::string_view a = std::string_view(text).substr(0, split);
     const std::string_view b = std::string_view(text).substr(split);
-    EXPECT_EQ(Crc32cExtend(Crc32c(a),
-                           {reinterpret_cast<const uint8_t*>(b.data()),
-                            b.size()}),
-              Crc32c(text));
+    EXPECT_EQ(
+        Crc32cExtend(Crc32c(a),
+                     {reinterpret_cast<const uint8_t*>(b.data()), b.size()}),
+        Crc32c(text));
   }
 }
 

@@ -25,13 +25,13 @@ GcpKmsKekOptions Names(std::string project, std::string location,
 }
 
 TEST(ValidateGcpKmsKeyNameTest, AcceptsCloudKmsNames) {
-  EXPECT_THAT(ValidateGcpKmsKeyName(Names("my-project-123", "global",
-                                          "dekms_ring-1", "KEK_2")),
+  EXPECT_THAT(ValidateGcpKmsKeyName(
+                  Names("my-project-123", "global", "dekms_ring-1", "KEK_2")),
               IsOk());
-  EXPECT_THAT(ValidateGcpKmsKeyName(Names("example.com:my-project",
-                                          "europe-west3", std::string(63, 'r'),
-                                          std::string(63, 'k'))),
-              IsOk());
+  EXPECT_THAT(
+      ValidateGcpKmsKeyName(Names("example.com:my-project", "europe-west3",
+                                  std::string(63, 'r'), std::string(63, 'k'))),
+      IsOk());
 }
 
 TEST(ValidateGcpKmsKeyNameTest, NamesTheParameterAtFault) {
@@ -55,8 +55,7 @@ TEST(ValidateGcpKmsKeyNameTest, NamesTheParameterAtFault) {
   for (const auto& c : cases) {
     EXPECT_THAT(ValidateGcpKmsKeyName(c.options),
                 StatusIs(absl::StatusCode::kInvalidArgument,
-                         AllOf(HasSubstr("kms://gcp"),
-                               HasSubstr(c.parameter))))
+                         AllOf(HasSubstr("kms://gcp"), HasSubstr(c.parameter))))
         << c.parameter;
   }
 }

@@ -51,9 +51,10 @@ absl::Status CreateSettlingUnclearWrites(
     DEKMS_ASSIGN_OR_RETURN(const std::optional<std::string> stored, read());
     if (stored.has_value()) {
       if (*stored == blob) {
-        spdlog::info("{} outcome was unclear; reading back found the blob "
-                     "written",
-                     what);
+        spdlog::info(
+            "{} outcome was unclear; reading back found the blob "
+            "written",
+            what);
         return absl::OkStatus();
       }
       return absl::AlreadyExistsError(std::string(exists_message));
@@ -63,9 +64,10 @@ absl::Status CreateSettlingUnclearWrites(
     if (round == max_rounds || now() + wait >= deadline) {
       break;
     }
-    spdlog::warn("{} round {} of {} had an unclear outcome ({}); the object "
-                 "is absent, so the write is repeated",
-                 what, round, max_rounds, std::string(last_unclear.message()));
+    spdlog::warn(
+        "{} round {} of {} had an unclear outcome ({}); the object "
+        "is absent, so the write is repeated",
+        what, round, max_rounds, std::string(last_unclear.message()));
     if (retry.sleep) {
       retry.sleep(wait);
     } else {

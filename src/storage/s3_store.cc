@@ -15,8 +15,8 @@
 #include "src/base/utf8.h"
 #include "src/cloud/aws/sigv4.h"
 #include "src/cloud/xml.h"
-#include "src/storage/conditional_create.h"
 #include "src/crypto/encoding.h"
+#include "src/storage/conditional_create.h"
 
 namespace dekms::internal {
 namespace {

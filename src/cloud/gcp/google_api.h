@@ -37,8 +37,8 @@ struct GoogleApiError {
 // decimal string, and accepts a JSON number as well. Returns nullopt when
 // it is missing, negative or not an integer.
 template <typename Json>
-[[nodiscard]] std::optional<uint64_t> GoogleUint64Field(
-    const Json& object, std::string_view name);
+[[nodiscard]] std::optional<uint64_t> GoogleUint64Field(const Json& object,
+                                                        std::string_view name);
 
 }  // namespace dekms::internal
 

@@ -46,17 +46,18 @@ absl::StatusOr<SecretBytes> SignJwtRs256(std::string_view header_json,
   const std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> context(EVP_MD_CTX_new());
   size_t signature_size = 0;
   if (context == nullptr ||
-      EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr,
-                         &key) != 1 ||
+      EVP_DigestSignInit(context.get(), nullptr, EVP_sha256(), nullptr, &key) !=
+          1 ||
       EVP_DigestSign(context.get(), nullptr, &signature_size,
-                     AsBytes(signing_input).data(), signing_input.size()) !=
-          1) {
+                     AsBytes(signing_input).data(),
+                     signing_input.size()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(
         "cannot sign with the RSA key; it may be a public key only");
   }
   std::string signature(signature_size, '\0');
-  if (EVP_DigestSign(context.get(), reinterpret_cast<uint8_t*>(signature.data()),
+  if (EVP_DigestSign(context.get(),
+                     reinterpret_cast<uint8_t*>(signature.data()),
                      &signature_size, AsBytes(signing_input).data(),
                      signing_input.size()) != 1) {
     ERR_clear_error();

@@ -28,8 +28,7 @@ using UniqueEvpPkey = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
 // for byte. The result is a bearer credential, hence SecretBytes. Fails
 // with kInvalidArgument when `key` is not an RSA private key.
 [[nodiscard]] absl::StatusOr<SecretBytes> SignJwtRs256(
-    std::string_view header_json, std::string_view claims_json,
-    EVP_PKEY& key);
+    std::string_view header_json, std::string_view claims_json, EVP_PKEY& key);
 
 }  // namespace dekms::internal
 
