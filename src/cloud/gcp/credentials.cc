@@ -1,5 +1,6 @@
 #include "src/cloud/gcp/credentials.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "nlohmann/json.hpp"
 #include "openssl/bio.h"
 #include "openssl/err.h"
@@ -53,39 +52,9 @@ absl::StatusOr<std::string> RequiredField(const SecretJson& json,
   return Text(*value);
 }
 
-// Checks that tokens may be requested at `uri`: https, or http to a
-// loopback address for local test servers.
 absl::Status ValidateTokenUri(std::string_view uri, std::string_view source) {
-  std::string_view rest;
-  if (uri.starts_with("https://")) {
-    rest = uri.substr(8);
-  } else if (uri.starts_with("http://")) {
-    rest = uri.substr(7);
-  } else {
-    return absl::InvalidArgumentError(
-        StrCat(source, ": field \"token_uri\" must be an https URL, such as ",
-               kDefaultTokenUri));
-  }
-  std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
-  if (host.empty() || host.find('@') != std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        StrCat(source, ": field \"token_uri\" has no valid host"));
-  }
-  if (uri.starts_with("http://")) {
-    if (host.starts_with('[')) {
-      host = host.substr(1, host.find(']') - 1);
-    } else {
-      host = host.substr(0, host.find(':'));
-    }
-    if (!IsLoopbackHost(host)) {
-      return absl::InvalidArgumentError(StrCat(
-          source,
-          ": field \"token_uri\" uses plain http to a host that is not "
-          "loopback; the signed assertion sent there is a credential, so "
-          "use https"));
-    }
-  }
-  return absl::OkStatus();
+  return ValidateCredentialUrl(uri,
+                               StrCat(source, ": field \"token_uri\""));
 }
 
 absl::StatusOr<SecretBytes> ReadKeyFile(const std::string& path,
@@ -165,80 +134,6 @@ absl::Status WrongType(std::string_view source, std::string_view type,
              "keys create) or use the GCE metadata server"));
 }
 
-// Parses the reply of a token endpoint or the metadata server.
-absl::StatusOr<GoogleAccessToken> ParseTokenReply(const HttpResponse& response,
-                                                  absl::Time now,
-                                                  std::string_view what) {
-  const SecretJson reply = ParseSecretJson(response.BodyText());
-  const WipingString* token = FindString(reply, "access_token");
-  if (token == nullptr || token->empty()) {
-    return absl::UnavailableError(
-        StrCat(what, " returned no access_token in its reply"));
-  }
-  if (const WipingString* type = FindString(reply, "token_type");
-      type != nullptr && !absl::EqualsIgnoreCase(Text(*type), "Bearer")) {
-    return absl::UnavailableError(StrCat(what, " returned a token of type ",
-                                         Quote(Text(*type)), ", not Bearer"));
-  }
-  // expires_in is a number; some servers send it as a string.
-  std::optional<double> expires_in;
-  if (const auto field = reply.find("expires_in"); field != reply.end()) {
-    if (field->is_number()) {
-      expires_in = field->get<double>();
-    } else if (field->is_string()) {
-      double parsed = 0;
-      const WipingString& value = field->get_ref<const WipingString&>();
-      if (absl::SimpleAtod(absl::string_view(value.data(), value.size()),
-                           &parsed)) {
-        expires_in = parsed;
-      }
-    }
-  }
-  if (!expires_in.has_value() || !(*expires_in > 0) || *expires_in > 1e7) {
-    return absl::UnavailableError(
-        StrCat(what, " returned no valid expires_in in its reply"));
-  }
-  GoogleAccessToken result;
-  result.token =
-      SecretBytes::CopyFrom(std::string_view(token->data(), token->size()));
-  result.expiration = now + absl::Seconds(*expires_in);
-  return result;
-}
-
-// Turns a token endpoint's error reply into a status. OAuth errors look
-// like {"error": "invalid_grant", "error_description": "..."}.
-absl::Status TokenErrorStatus(const HttpResponse& response,
-                              std::string_view what) {
-  const SecretJson reply = ParseSecretJson(response.BodyText());
-  ProviderError error;
-  error.service = std::string(what);
-  error.operation = "token request";
-  error.http_status = response.status;
-  if (const WipingString* code = FindString(reply, "error")) {
-    error.code = Text(*code);
-  } else if (const auto nested =
-                 reply.is_object() ? reply.find("error") : reply.end();
-             nested != reply.end() && nested->is_object()) {
-    if (const WipingString* status = FindString(*nested, "status")) {
-      error.code = Text(*status);
-    }
-    if (const WipingString* message = FindString(*nested, "message")) {
-      error.message = Text(*message);
-    }
-  }
-  if (const WipingString* description =
-          FindString(reply, "error_description")) {
-    error.message = Text(*description);
-  }
-  std::optional<absl::StatusCode> code;
-  if (response.status == 400 || response.status == 401) {
-    // invalid_grant, invalid_client and the like: the credential itself
-    // was refused.
-    code = absl::StatusCode::kUnauthenticated;
-  }
-  return ProviderErrorToStatus(error, code);
-}
-
 // Sends a token request and parses the reply.
 absl::StatusOr<GoogleAccessToken> RequestToken(
     HttpTransport& transport, const RetryPolicy& retry,
@@ -249,7 +144,7 @@ absl::StatusOr<GoogleAccessToken> RequestToken(
       const HttpResponse response,
       SendWithRetries(transport, retry, what, /*idempotent=*/true, build));
   if (response.status != 200) {
-    return TokenErrorStatus(response, what);
+    return OAuthErrorToStatus(response, what);
   }
   if (require_metadata_flavor) {
     // A genuine metadata server echoes this header; a captive portal or
@@ -262,7 +157,7 @@ absl::StatusOr<GoogleAccessToken> RequestToken(
           "is not a GCE metadata server"));
     }
   }
-  return ParseTokenReply(response, now(), what);
+  return ParseAccessTokenReply(response, now(), what);
 }
 
 HttpRequest FormPost(const std::string& url, SecretBytes body) {
@@ -414,6 +309,13 @@ absl::StatusOr<std::unique_ptr<GoogleTokenSource>> SourceFromFile(
     const GoogleCredentialOptions& options) {
   const std::string source = StrCat(origin, " ", path);
   DEKMS_ASSIGN_OR_RETURN(const SecretBytes contents, ReadKeyFile(path, source));
+  if (struct stat info {}; ::stat(path.c_str(), &info) == 0 &&
+                          (info.st_mode & 077) != 0) {
+    spdlog::warn(
+        "{} can be read by other users; it holds a private key, so restrict "
+        "it (chmod 600)",
+        source);
+  }
   const SecretJson json = ParseSecretJson(RevealAsText(contents));
   DEKMS_ASSIGN_OR_RETURN(const std::string type, CredentialType(json, source));
   if (type == "service_account") {
@@ -462,41 +364,19 @@ bool FileExists(const std::string& path) {
 
 }  // namespace
 
-absl::Status AuthorizeGoogleRequest(GoogleTokenSource& source,
-                                    HttpRequest& request) {
-  DEKMS_ASSIGN_OR_RETURN(const GoogleAccessToken token, source.Get());
-  SecretTextBuilder value;
-  value.Append("Bearer ");
-  value.Append(RevealAsText(token.token));
-  const SecretBytes header = std::move(value).Finish();
-  request.SetHeader("Authorization", RevealAsText(header));
-  return absl::OkStatus();
-}
-
 absl::StatusOr<HttpResponse> SendToGoogleApi(
     GoogleTokenSource* credentials, HttpTransport& transport,
     const RetryPolicy& retry, std::string_view what, bool idempotent,
     absl::FunctionRef<absl::StatusOr<HttpRequest>()> build,
     RetryClassifier classify) {
-  auto authorized = [&]() -> absl::StatusOr<HttpRequest> {
-    DEKMS_ASSIGN_OR_RETURN(HttpRequest request, build());
-    if (credentials != nullptr) {
-      DEKMS_RETURN_IF_ERROR(AuthorizeGoogleRequest(*credentials, request));
-    }
-    return request;
-  };
-  absl::StatusOr<HttpResponse> response =
-      SendWithRetries(transport, retry, what, idempotent, authorized, classify);
-  if (credentials == nullptr || !response.ok() || response->status != 401) {
-    return response;
+  if (credentials == nullptr) {
+    return SendWithRetries(transport, retry, what, idempotent, build,
+                           classify);
   }
-  spdlog::warn(
-      "{}: the access token was refused (HTTP 401); fetching a new "
-      "one and sending again",
-      what);
-  credentials->Invalidate();
-  return SendWithRetries(transport, retry, what, idempotent, authorized,
-                         classify);
+  return SendWithBearerToken([credentials] { return credentials->Get(); },
+                             [credentials] { credentials->Invalidate(); },
+                             transport, retry, what, idempotent, build,
+                             classify);
 }
 
 absl::StatusOr<ServiceAccountKey> ParseServiceAccountKey(

@@ -13,6 +13,7 @@
 #include "src/cloud/environment.h"
 #include "src/cloud/gcp/jwt.h"
 #include "src/cloud/http.h"
+#include "src/cloud/oauth.h"
 #include "src/cloud/retry.h"
 
 namespace dekms::internal {
@@ -26,14 +27,7 @@ inline constexpr std::string_view kGceMetadataDefaultHost =
     "metadata.google.internal";
 
 // An OAuth 2.0 access token for Google APIs.
-struct GoogleAccessToken {
-  [[nodiscard]] GoogleAccessToken Clone() const {
-    return {token.Clone(), expiration};
-  }
-
-  SecretBytes token;
-  absl::Time expiration = absl::InfiniteFuture();
-};
+using GoogleAccessToken = AccessToken;
 
 // Supplies access tokens, fetching a new one before the last expires.
 // Implementations are thread-safe.
@@ -53,11 +47,6 @@ class GoogleTokenSource {
   // example because it was revoked, so the next Get() fetches a new one.
   virtual void Invalidate() = 0;
 };
-
-// Sets "Authorization: Bearer <token>" on `request` with a token from
-// `source`.
-[[nodiscard]] absl::Status AuthorizeGoogleRequest(GoogleTokenSource& source,
-                                                  HttpRequest& request);
 
 // Sends a request to a Google API with SendWithRetries(), setting a fresh
 // bearer token from `credentials` on each attempt; `build` makes the
