@@ -162,8 +162,15 @@ absl::Status ProviderErrorToStatus(const ProviderError& error,
   if (!error.code.empty()) {
     message += StrCat(" ", Printable(error.code));
   }
-  if (!error.message.empty()) {
-    message += StrCat(": ", Printable(error.message));
+  // Providers end their messages with a period; dekms adds advice after
+  // them, so the period goes.
+  std::string_view provider_message = error.message;
+  while (provider_message.ends_with('.') || provider_message.ends_with(' ') ||
+         provider_message.ends_with('\n')) {
+    provider_message.remove_suffix(1);
+  }
+  if (!provider_message.empty()) {
+    message += StrCat(": ", Printable(provider_message));
   }
   if (!error.request_id.empty()) {
     message += StrCat(" (request id ", Printable(error.request_id), ")");
@@ -181,7 +188,7 @@ absl::Status ValidateBaseUrl(std::string_view url, std::string_view what) {
     return absl::InvalidArgumentError(
         StrCat(what,
                " must start with https:// or http://, such as "
-               "https://s3.example.com or http://127.0.0.1:9000"));
+               "https://storage.example.com or http://127.0.0.1:9000"));
   }
   const std::string_view authority = rest.substr(0, rest.find('/'));
   if (authority.empty() || authority.find('@') != std::string_view::npos ||
@@ -189,7 +196,7 @@ absl::Status ValidateBaseUrl(std::string_view url, std::string_view what) {
     return absl::InvalidArgumentError(
         StrCat(what,
                " must be a base URL with a host and no user name, query or "
-               "fragment, such as https://s3.example.com"));
+               "fragment, such as https://storage.example.com"));
   }
   return absl::OkStatus();
 }

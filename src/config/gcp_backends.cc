@@ -71,9 +71,11 @@ absl::StatusOr<std::unique_ptr<KekProvider>> NewGcpKmsKek(
   DEKMS_ASSIGN_OR_RETURN(
       options.credentials,
       NewTokenSource(config.credentials_path, options.transport, getenv));
-  spdlog::info("Google Cloud KMS: key {} in {}/{} at {}, credentials from {}",
-               config.key_name, config.location, config.key_ring,
-               UrlOrigin(options.endpoint), options.credentials->Describe());
+  spdlog::info(
+      "Google Cloud KMS: key {} in project {}, location {}, key ring {} at "
+      "{}, credentials from {}",
+      config.key_name, config.project_id, config.location, config.key_ring,
+      UrlOrigin(options.endpoint), options.credentials->Describe());
   DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<GcpKmsKekProvider> kek,
                          GcpKmsKekProvider::Create(std::move(options)));
   return std::unique_ptr<KekProvider>(std::move(kek));
@@ -103,7 +105,9 @@ absl::StatusOr<std::unique_ptr<Store>> NewGcsStore(
     options.endpoint.pop_back();
   }
   options.transport = NewCurlTransport(CurlTransportOptions());
-  std::string credentials_text = "none (STORAGE_EMULATOR_HOST is set)";
+  std::string credentials_text =
+      "nowhere: requests carry no credentials, as STORAGE_EMULATOR_HOST is "
+      "set";
   if (!emulator || !config.credentials_path.empty()) {
     DEKMS_ASSIGN_OR_RETURN(
         options.credentials,

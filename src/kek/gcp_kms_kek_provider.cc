@@ -119,7 +119,8 @@ CallResult ErrorFromResponse(const HttpResponse& response,
   const absl::Status status =
       GoogleApiErrorToStatus(response, error, kService, operation, code);
   std::string message = StrCat(status.message(), HintFor(status.code()));
-  if (status.code() == absl::StatusCode::kFailedPrecondition) {
+  if (status.code() == absl::StatusCode::kFailedPrecondition &&
+      operation != "decrypt") {
     message = StrCat(message, "; check that ", key_resource,
                      " exists and its primary version is enabled (gcloud kms "
                      "keys describe)");

@@ -66,9 +66,11 @@ std::optional<std::string> Crc32cFromHashHeader(const HttpResponse& response) {
 std::string_view HintFor(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kPermissionDenied:
-      return "; grant the caller storage.objects.create and "
-             "storage.objects.get on the bucket (roles/storage.objectCreator "
-             "and roles/storage.objectViewer), and storage.buckets.get";
+      return "; grant the caller storage.objects.create, "
+             "storage.objects.get and storage.buckets.get on the bucket "
+             "(roles/storage.objectCreator, roles/storage.objectViewer and "
+             "roles/storage.legacyBucketReader, or a custom role), and check "
+             "that the bucket is this project's";
     case absl::StatusCode::kUnauthenticated:
       return "; check the Google credentials and the machine clock";
     default:
@@ -105,6 +107,18 @@ class GcsClient {
         "/o?uploadType=media&ifGenerationMatch=0&name=", PercentEncode(name));
   }
 
+  // Names the operation in an error that has no reply behind it, such as a
+  // failed token fetch or connection.
+  static absl::StatusOr<HttpResponse> WithOperation(
+      std::string_view operation, absl::StatusOr<HttpResponse> sent) {
+    if (sent.ok()) {
+      return sent;
+    }
+    return absl::Status(sent.status().code(),
+                        StrCat(kService, " ", operation, ": ",
+                               sent.status().message()));
+  }
+
   static HttpRequest NewRequest(std::string method, std::string url) {
     HttpRequest request;
     request.method = std::move(method);
@@ -117,17 +131,19 @@ class GcsClient {
                                               std::string method,
                                               const std::string& url,
                                               std::string_view json_body) {
-    return SendToGoogleApi(
-        options_.credentials.get(), *options_.transport, options_.retry,
-        StrCat(kService, " ", operation),
-        /*idempotent=*/true, [&]() -> absl::StatusOr<HttpRequest> {
-          HttpRequest request = NewRequest(method, url);
-          if (!json_body.empty()) {
-            request.SetHeader("Content-Type", "application/json");
-            request.body = SecretBytes::CopyFrom(json_body);
-          }
-          return request;
-        });
+    return WithOperation(
+        operation,
+        SendToGoogleApi(
+            options_.credentials.get(), *options_.transport, options_.retry,
+            StrCat(kService, " ", operation),
+            /*idempotent=*/true, [&]() -> absl::StatusOr<HttpRequest> {
+              HttpRequest request = NewRequest(method, url);
+              if (!json_body.empty()) {
+                request.SetHeader("Content-Type", "application/json");
+                request.body = SecretBytes::CopyFrom(json_body);
+              }
+              return request;
+            }));
   }
 
   // Reads object `name`: its bytes, nullopt when absent, or an error.
@@ -168,7 +184,7 @@ class GcsClient {
     using Outcome = ConditionalWrite::Outcome;
     const std::string url = UploadUrl(name);
     const std::string crc = Crc32cBase64(blob);
-    absl::StatusOr<HttpResponse> sent = SendToGoogleApi(
+    absl::StatusOr<HttpResponse> sent = WithOperation("objects.insert", SendToGoogleApi(
         options_.credentials.get(), *options_.transport, options_.retry,
         StrCat(kService, " objects.insert"),
         /*idempotent=*/false,
@@ -189,7 +205,7 @@ class GcsClient {
             return {StrCat("HTTP ", response.status)};
           }
           return {};
-        });
+        }));
     if (!sent.ok()) {
       return {IsUnclearWrite(sent) ? Outcome::kUnclear : Outcome::kFailed,
               sent.status()};
@@ -261,8 +277,12 @@ absl::Status CreateBucket(GcsClient& client, const GcsStoreOptions& options) {
       HttpResponse response,
       client.SendRepeatable("buckets.insert", "POST", url, body));
   if (response.status == 200) {
-    spdlog::info("created Cloud Storage bucket {} in project {}",
-                 options.bucket, options.project_id);
+    // A warning, so that `dekms get` shows it too: a misspelt bucket name
+    // gives a new, empty bucket and with it new DEKs.
+    spdlog::warn(
+        "created Cloud Storage bucket {} in project {}, because it did not "
+        "exist; if DEKs were expected in it, check the bucket name",
+        options.bucket, options.project_id);
     return absl::OkStatus();
   }
   if (response.status == 409) {
@@ -328,6 +348,7 @@ absl::Status ValidateGcsBucketName(std::string_view bucket) {
   bool valid = bucket.size() >= 3 && bucket.size() <= (dotted ? 222 : 63) &&
                edge_ok(bucket.front()) && edge_ok(bucket.back()) &&
                !bucket.starts_with("goog") &&
+               bucket.find("google") == std::string_view::npos &&
                std::all_of(bucket.begin(), bucket.end(), [&](char c) {
                  return edge_ok(c) || c == '-' || c == '_' || c == '.';
                });
@@ -340,7 +361,9 @@ absl::Status ValidateGcsBucketName(std::string_view bucket) {
     return absl::InvalidArgumentError(StrCat(
         "Cloud Storage bucket name ", Quote(bucket),
         " is invalid; use 3 to 63 lowercase letters, digits, hyphens, "
-        "underscores and dots, starting and ending with a letter or digit"));
+        "underscores and dots (up to 222 with dots, 63 between dots), "
+        "starting and ending with a letter or digit, not starting with "
+        "\"goog\" and not containing \"google\""));
   }
   return absl::OkStatus();
 }

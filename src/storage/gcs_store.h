@@ -62,7 +62,7 @@ class GcsStore final : public Store {
 // Checks a bucket name: 3 to 63 characters (up to 222 with dots, each
 // dot-separated part at most 63) of lowercase letters, digits, hyphens,
 // underscores and dots, starting and ending with a letter or digit, and
-// not starting with "goog".
+// not starting with "goog" and not containing "google".
 [[nodiscard]] absl::Status ValidateGcsBucketName(std::string_view bucket);
 
 // Checks that `id` can be an object name: valid UTF-8 of 1 to 1024 bytes

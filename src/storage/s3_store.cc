@@ -312,7 +312,12 @@ absl::Status CreateBucket(const S3StoreOptions& options) {
                 body);
           }));
   if (response.status == 200) {
-    spdlog::info("created S3 bucket {} in {}", options.bucket, options.region);
+    // A warning, so that `dekms get` shows it too: a misspelt bucket name
+    // gives a new, empty bucket and with it new DEKs.
+    spdlog::warn(
+        "created S3 bucket {} in {}, because it did not exist; if DEKs were "
+        "expected in it, check the bucket name",
+        options.bucket, options.region);
     return absl::OkStatus();
   }
   S3Error error = ErrorFromResponse(response, "CreateBucket");

@@ -20,9 +20,14 @@ GoogleApiError ParseGoogleApiError(const HttpResponse& response) {
   const auto nested =
       body.is_object() ? body.find("error") : SecretJson::const_iterator();
   if (!body.is_object() || nested == body.end() || !nested->is_object()) {
-    // Media downloads and front ends sometimes reply in plain text.
+    // Media downloads reply in short plain text, such as "Not Found". Other
+    // bodies (an HTML page from a proxy, say) are left out of messages.
+    const std::string* type = response.FindHeader("content-type");
+    const bool short_text = type != nullptr && type->starts_with("text/plain") &&
+                            response.BodyText().size() <= 200;
     if (!body.is_object()) {
-      error.message = std::string(response.BodyText());
+      error.message = short_text ? std::string(response.BodyText())
+                                 : "the reply is not a Google JSON error";
     }
     return error;
   }
