@@ -11,7 +11,9 @@ same bytes. Responses are read in full and sent back with a Content-Length.
 
 Requests under /__fault__/ control the proxy and are neither forwarded nor
 counted. S3 bucket names cannot contain underscores, so no S3 path-style
-request starts with that prefix, and no Google API path does either.
+request starts with that prefix, and no Google API path does either. Azurite
+takes the first path segment as the storage account, and an account name
+has only lowercase letters and digits.
 
     POST /__fault__/queue?kind=KIND&count=N[&method=M][&target=T][&path=P][...]
         Queues a fault for the next N requests whose method is M, whose
@@ -19,15 +21,31 @@ request starts with that prefix, and no Google API path does either.
         percent-encoded as sent, contains P (each filter is optional).
         Faults apply in the order they were queued. Kinds:
           status          respond with HTTP `status` and an error body
-                          without forwarding: JSON with `__type` when the
-                          request has X-Amz-Target (AWS KMS); Google's JSON
-                          error when the path starts with /storage/,
-                          /upload/storage/ or /v1/projects/ and no X-Amz-*
-                          header is present (Cloud Storage, Cloud KMS);
-                          else S3's XML <Error>. `error_code` overrides the
-                          error type, code or Google reason; `retry_after`
-                          adds a Retry-After header, which 429 gets with
-                          the value 1 by default.
+                          without forwarding, in the shape of the service
+                          that the request goes to, checked in this order:
+                          - AWS KMS, for a request with X-Amz-Target: JSON
+                            with `__type`, and x-amzn-ErrorType.
+                          - Azure Key Vault or Managed HSM, for a path that
+                            contains /keys/ and a query with api-version:
+                            JSON {"error": {"code", "message"}}. A 401 also
+                            gets Key Vault's bearer challenge in
+                            WWW-Authenticate, with the authority of a
+                            made-up tenant and the resource
+                            https://vault.azure.net (the same for Managed
+                            HSM paths).
+                          - Azure Blob Storage, for a request with an
+                            x-ms-version header: XML <Error> with <Code> and
+                            <Message>, and x-ms-error-code: <Code>.
+                          - Google APIs, for a path that starts with
+                            /storage/, /upload/storage/ or /v1/projects/ and
+                            no X-Amz-* header (Cloud Storage, Cloud KMS):
+                            Google's JSON error.
+                          - S3 otherwise: XML <Error>.
+                          The code, type or Google reason depends on the
+                          status (see the tables below); `error_code`
+                          overrides it. `retry_after` adds a Retry-After
+                          header, which 429 gets with the value 1 by
+                          default.
           delay           wait `delay_ms` milliseconds, then forward.
           reset           read the request, then reset the connection
                           (SO_LINGER 0) without forwarding or responding.
@@ -103,6 +121,43 @@ GOOGLE_ERRORS = {
     503: ("UNAVAILABLE", "backendError"),
     504: ("DEADLINE_EXCEEDED", "backendError"),
 }
+
+# The error code that an Azure Blob Storage status fault sends for an HTTP
+# status, in <Code> and x-ms-error-code. Blob Storage throttles with 503
+# ServerBusy, so 429 also gets ServerBusy. Other statuses get InternalError
+# (5xx) or InvalidInput (others).
+AZURE_BLOB_ERRORS = {
+    400: "InvalidInput",
+    403: "AuthenticationFailed",
+    404: "BlobNotFound",
+    409: "BlobAlreadyExists",
+    412: "ConditionNotMet",
+    429: "ServerBusy",
+    500: "InternalError",
+    503: "ServerBusy",
+}
+# The error code that an Azure Key Vault status fault sends in
+# {"error": {"code"}} for an HTTP status. Other statuses get
+# InternalServerError (5xx) or BadParameter (others).
+# NOTE: the codes for 409, 429, 500 and 503 are plausible values that were
+# not checked against Key Vault responses.
+AZURE_KEY_VAULT_ERRORS = {
+    400: "BadParameter",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "KeyNotFound",
+    409: "Conflict",
+    429: "Throttled",
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+# The WWW-Authenticate header of a Key Vault 401. The tenant is a made-up
+# ID: clients read the resource and may read the tenant, and tests never
+# contact the authority.
+AZURE_KEY_VAULT_CHALLENGE = (
+    'Bearer authorization="https://login.microsoftonline.com/'
+    '00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"'
+)
 
 log = logging.getLogger("fault_proxy")
 
@@ -271,6 +326,19 @@ class Request:
         return self.path.startswith(GOOGLE_PATH_PREFIXES)
 
     @property
+    def is_azure_key_vault(self):
+        """Whether the request goes to Azure Key Vault or Managed HSM keys."""
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        return "/keys/" in url.path and "api-version" in query
+
+    @property
+    def is_azure_blob(self):
+        """Whether the request goes to Azure Blob Storage, which requires an
+        x-ms-version header on every authorized request."""
+        return self.header("x-ms-version") is not None
+
+    @property
     def wants_close(self):
         connection = (self.header("connection") or "").lower()
         if self.version == "HTTP/1.0":
@@ -385,6 +453,25 @@ def error_response(request, fault):
             ("x-amzn-ErrorType", code),
         ]
         body = json.dumps({"__type": code, "message": message}).encode()
+    elif request.is_azure_key_vault:
+        fallback = "InternalServerError" if fault.status >= 500 else "BadParameter"
+        code = fault.error_code or AZURE_KEY_VAULT_ERRORS.get(fault.status, fallback)
+        headers.append(("Content-Type", "application/json; charset=utf-8"))
+        if fault.status == 401:
+            headers.append(("WWW-Authenticate", AZURE_KEY_VAULT_CHALLENGE))
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    elif request.is_azure_blob:
+        fallback = "InternalError" if fault.status >= 500 else "InvalidInput"
+        code = fault.error_code or AZURE_BLOB_ERRORS.get(fault.status, fallback)
+        headers += [
+            ("Content-Type", "application/xml"),
+            ("x-ms-error-code", code),
+            ("x-ms-request-id", "fault-proxy"),
+        ]
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        ).encode()
     elif request.is_google:
         if fault.status >= 500:
             fallback = ("INTERNAL", "backendError")

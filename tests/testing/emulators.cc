@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -37,6 +39,22 @@ constexpr int kPortAttempts = 3;
 constexpr char kSetprivPath[] = "/usr/bin/setpriv";
 // fake-gcs-server logs this once its listener accepts connections.
 constexpr std::string_view kFakeGcsStartedText = "server started at";
+// coreutils' env, which starts Azurite without the environment variables
+// that would change its accounts or storage.
+constexpr char kEnvPath[] = "/usr/bin/env";
+// Azurite prints this line on stdout once its server listens.
+constexpr std::string_view kAzuriteListeningText =
+    "Azurite Blob service successfully listens on ";
+// Node.js prints this when Azurite cannot bind its port.
+constexpr std::string_view kAddressInUseText = "EADDRINUSE";
+// env, which runs node for azurite-blob's `#!/usr/bin/env node` line, exits
+// with this code when node is not on the PATH.
+constexpr int kExitCommandNotFound = 127;
+// Azurite's well-known account key, published by Microsoft for the
+// emulator.
+constexpr char kAzuriteAccountKey[] =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+    "K1SZFPTOtr/KBHBeksoGMGw==";
 
 constexpr std::string_view kReadyPrefix = "READY ";
 constexpr std::string_view kCredentialsPrefix = "CREDENTIALS ";
@@ -260,6 +278,134 @@ FakeGcsAttempt StartFakeGcsServerOnPort(const std::string& binary, int port) {
   return attempt;
 }
 
+void RemoveDirectory(const std::string& directory) {
+  std::error_code error;
+  std::filesystem::remove_all(directory, error);
+}
+
+// Returns a new private directory named after `prefix`.
+absl::StatusOr<std::string> MakeTempDirectory(std::string_view prefix) {
+  std::error_code error;
+  const std::filesystem::path base =
+      std::filesystem::temp_directory_path(error);
+  if (error) {
+    return absl::InternalError(
+        StrCat("no temporary directory: ", error.message()));
+  }
+  std::string pattern = (base / StrCat(prefix, "-XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(
+        StrCat("mkdtemp ", pattern, " failed: ", std::strerror(errno)));
+  }
+  return pattern;
+}
+
+// Returns the path of the executable `name` in a directory of $PATH.
+std::optional<std::string> FindOnPath(std::string_view name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream directories(path == nullptr ? "" : path);
+  std::string directory;
+  while (std::getline(directories, directory, ':')) {
+    if (directory.empty()) continue;
+    std::string candidate = StrCat(directory, "/", name);
+    if (access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+// Writes a self-signed certificate for 127.0.0.1 (a P-256 key, valid for
+// one day) to `cert` and its key to `key` with the openssl command.
+absl::Status WriteSelfSignedCertificate(const std::string& cert,
+                                        const std::string& key) {
+  const std::optional<std::string> openssl = FindOnPath("openssl");
+  if (!openssl.has_value()) {
+    return absl::FailedPreconditionError(
+        "the openssl command is not on the PATH; install the openssl package");
+  }
+  DEKMS_ASSIGN_OR_RETURN(
+      const ProcessResult result,
+      RunProcess({*openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                  "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+                  "-addext", "subjectAltName=IP:127.0.0.1"},
+                 {}, kStartTimeout));
+  if (result.exit_code != 0) {
+    return absl::InternalError(
+        StrCat("openssl req exited with code ", result.exit_code,
+               " while generating a certificate: ", result.stderr_text));
+  }
+  return absl::OkStatus();
+}
+
+// The result of one attempt to start Azurite on a chosen port.
+struct AzuriteAttempt {
+  absl::StatusOr<std::unique_ptr<Subprocess>> process;
+  // Azurite could not bind its port, so another port may work.
+  bool port_taken = false;
+  // env found no node to run azurite-blob with.
+  bool node_missing = false;
+};
+
+// Starts azurite-blob on 127.0.0.1:`port` with `flags` after the common
+// ones, and waits until it listens.
+AzuriteAttempt StartAzuriteOnPort(const std::string& binary, int port,
+                                  const std::vector<std::string>& flags) {
+  // env -u keeps Azurite on its default account and on in-memory storage:
+  // AZURITE_ACCOUNTS replaces the accounts, and AZURITE_DB, even when
+  // empty, selects SQL storage. Without --disableTelemetry, Azurite sends
+  // usage data to Microsoft.
+  std::vector<std::string> argv = {kEnvPath,
+                                   "-u",
+                                   "AZURITE_ACCOUNTS",
+                                   "-u",
+                                   "AZURITE_DB",
+                                   kSetprivPath,
+                                   "--pdeathsig",
+                                   "KILL",
+                                   binary,
+                                   "--blobHost",
+                                   "127.0.0.1",
+                                   "--blobPort",
+                                   StrCat(port),
+                                   "--inMemoryPersistence",
+                                   "--disableTelemetry"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  absl::StatusOr<std::unique_ptr<Subprocess>> started = Subprocess::Start(argv);
+  if (!started.ok()) {
+    return {started.status()};
+  }
+  std::unique_ptr<Subprocess> process = *std::move(started);
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  if (process->WaitForStdoutLine(kAzuriteListeningText, kStartTimeout)
+          .has_value()) {
+    return {std::move(process)};
+  }
+
+  // Azurite exited or did not listen in time. SIGTERM stops it, and Wait()
+  // kills one that still runs.
+  const bool timed_out = absl::Now() >= deadline;
+  process->Signal(SIGTERM);
+  const absl::StatusOr<int> exit_code = process->Wait(kStopTimeout);
+  const std::string output = StrCat("\nstdout:\n", process->stdout_text(),
+                                    "\nstderr:\n", process->stderr_text());
+  if (timed_out) {
+    return {absl::DeadlineExceededError(
+        StrCat("azurite-blob on port ", port, " did not listen within ",
+               absl::FormatDuration(kStartTimeout), output))};
+  }
+  if (!exit_code.ok()) {
+    return {exit_code.status()};
+  }
+  AzuriteAttempt attempt{absl::InternalError(
+      StrCat("azurite-blob on port ", port, " exited with code ", *exit_code,
+             " before it listened", output))};
+  attempt.port_taken = output.find(kAddressInUseText) != std::string::npos;
+  attempt.node_missing = *exit_code == kExitCommandNotFound;
+  return attempt;
+}
+
 // Sends a control request to the proxy and returns the response body.
 absl::StatusOr<std::string> SendControlRequest(std::string_view method,
                                                const std::string& url) {
@@ -353,6 +499,106 @@ absl::StatusOr<std::unique_ptr<FakeGcsServer>> StartFakeGcsServer(
     }
     last_error = result.server.status();
   }
+  return last_error;
+}
+
+AzuriteServer::AzuriteServer(std::unique_ptr<Subprocess> process,
+                             std::string endpoint, std::string temp_dir,
+                             std::string ca_file, std::string debug_log_path)
+    : process_(std::move(process)),
+      endpoint_(std::move(endpoint)),
+      temp_dir_(std::move(temp_dir)),
+      ca_file_(std::move(ca_file)),
+      debug_log_path_(std::move(debug_log_path)) {}
+
+AzuriteServer::~AzuriteServer() {
+  StopEmulator(*process_);
+  RemoveDirectory(temp_dir_);
+}
+
+std::string AzuriteServer::blob_endpoint() const {
+  return StrCat(endpoint_, "/", account());
+}
+
+std::string AzuriteServer::https_endpoint() const {
+  return ca_file_.empty() ? "" : blob_endpoint();
+}
+
+std::string AzuriteServer::account_key() { return kAzuriteAccountKey; }
+
+std::string AzuriteServer::log_text() {
+  std::string text = StrCat(process_->stdout_text(), process_->stderr_text());
+  if (!debug_log_path_.empty()) {
+    std::ifstream debug_log(debug_log_path_);
+    std::ostringstream contents;
+    contents << debug_log.rdbuf();
+    text += StrCat("\ndebug log:\n", contents.str());
+  }
+  return text;
+}
+
+absl::StatusOr<std::unique_ptr<AzuriteServer>> StartAzurite(
+    const EmulatorTools& tools, const AzuriteOptions& options) {
+  const std::string binary = StrCat(tools.bin_dir, "/azurite-blob");
+  if (access(binary.c_str(), X_OK) != 0) {
+    return ToolsMissingError(tools,
+                             StrCat("azurite-blob not found at ", binary));
+  }
+  if (access(kSetprivPath, X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        StrCat(kSetprivPath, " not found; install the util-linux package"));
+  }
+  DEKMS_ASSIGN_OR_RETURN(std::string temp_dir,
+                         MakeTempDirectory("dekms-azurite"));
+  std::vector<std::string> flags;
+  const std::string debug_log =
+      options.debug_log ? StrCat(temp_dir, "/debug.log") : "";
+  if (options.debug_log) {
+    flags.insert(flags.end(), {"--debug", debug_log});
+  }
+  if (options.loose) {
+    flags.emplace_back("--loose");
+  }
+  const bool https = options.mode == AzuriteOptions::Mode::kHttpsBearer;
+  std::string ca_file;
+  if (https) {
+    ca_file = StrCat(temp_dir, "/cert.pem");
+    const std::string key = StrCat(temp_dir, "/key.pem");
+    if (absl::Status written = WriteSelfSignedCertificate(ca_file, key);
+        !written.ok()) {
+      RemoveDirectory(temp_dir);
+      return written;
+    }
+    flags.insert(flags.end(),
+                 {"--oauth", "basic", "--cert", ca_file, "--key", key});
+  }
+
+  absl::Status last_error;
+  for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
+    const absl::StatusOr<int> port = PickFreeLoopbackPort();
+    if (!port.ok()) {
+      last_error = port.status();
+      break;
+    }
+    AzuriteAttempt result = StartAzuriteOnPort(binary, *port, flags);
+    if (result.process.ok()) {
+      const std::string endpoint =
+          StrCat(https ? "https" : "http", "://127.0.0.1:", *port);
+      return std::make_unique<AzuriteServer>(*std::move(result.process),
+                                             endpoint, std::move(temp_dir),
+                                             std::move(ca_file), debug_log);
+    }
+    last_error = result.process.status();
+    if (result.node_missing) {
+      last_error = ToolsMissingError(
+          tools, StrCat("node, which runs ", binary,
+                        ", is not on the PATH: ", last_error.message()));
+    }
+    if (!result.port_taken) {
+      break;
+    }
+  }
+  RemoveDirectory(temp_dir);
   return last_error;
 }
 
@@ -488,7 +734,8 @@ absl::StatusOr<std::unique_ptr<FaultProxy>> StartFaultProxy(
 TestHttpResponse SendTestHttpRequest(std::string_view method,
                                      const std::string& url,
                                      const std::vector<std::string>& headers,
-                                     std::string_view body) {
+                                     std::string_view body,
+                                     const std::string& ca_file) {
   // Runs once, before the first handle, as libcurl requires.
   static const CURLcode global_init = curl_global_init(CURL_GLOBAL_DEFAULT);
   TestHttpResponse response;
@@ -519,6 +766,10 @@ TestHttpResponse SendTestHttpRequest(std::string_view method,
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, kHttpTimeoutMs);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+  if (!ca_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);
+  }
   if (method_text == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else {

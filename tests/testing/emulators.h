@@ -3,8 +3,9 @@
 
 // Cloud emulators for integration tests, each a child process on 127.0.0.1
 // with a free port: a moto server (AWS KMS and S3) with SigV4 signature
-// checks on, fake-gcs-server (Google Cloud Storage), and a proxy that
-// injects faults between a client and an emulator.
+// checks on, fake-gcs-server (Google Cloud Storage), Azurite (Azure Blob
+// Storage) with Shared Key checks on, and a proxy that injects faults
+// between a client and an emulator.
 // scripts/install-test-tools.sh installs them.
 //
 // In a test body or SetUp():
@@ -41,7 +42,7 @@ struct EmulatorTools {
   std::string emulators_dir;
   // The bin directory of the test tools directory, where
   // scripts/install-test-tools.sh puts the Go emulators such as
-  // fake-gcs-server.
+  // fake-gcs-server and a link to Azurite's azurite-blob.
   std::string bin_dir;
 };
 
@@ -124,6 +125,88 @@ class FakeGcsServer {
 absl::StatusOr<std::unique_ptr<FakeGcsServer>> StartFakeGcsServer(
     const EmulatorTools& tools);
 
+// How StartAzurite() runs Azurite.
+struct AzuriteOptions {
+  enum class Mode {
+    // Plain HTTP. Requests need Shared Key (or SAS) authorization.
+    kHttpSharedKey,
+    // HTTPS with a self-signed certificate for 127.0.0.1 that the launcher
+    // generates with the openssl command, and `--oauth basic`: besides
+    // Shared Key, Azurite takes bearer tokens. It decodes a token as a JWT
+    // without checking its signature, and checks that iat, nbf and exp are
+    // present and that nbf <= now <= exp, that iss starts with
+    // https://sts.windows.net/ (or another cloud's STS), and that aud is
+    // https://storage.azure.com, e406a681-f3d4-42a8-90b6-c2b029497af1 or
+    // https://devstoreaccount1.blob.core.windows.net (URLs with or without
+    // a trailing slash). A failed check gets 403 AuthenticationFailed.
+    kHttpsBearer,
+  };
+  Mode mode = Mode::kHttpSharedKey;
+  // Passes --debug, so that log_text() includes Azurite's debug log, which
+  // records the Shared Key string-to-sign that Azurite computes. It also
+  // records every request header, Authorization included, so use it only
+  // with the well-known account key and made-up tokens.
+  bool debug_log = false;
+  // Passes --loose, which makes Azurite ignore headers and parameters that
+  // it does not support, such as x-ms-content-crc64, instead of rejecting
+  // the request with 500 FeatureNotSupported.
+  bool loose = false;
+};
+
+// A running Azurite 3.35.0 blob service (the version that
+// tests/emulators/azurite/package.json pins) with in-memory storage, serving
+// the single account devstoreaccount1 with path-style URLs. It checks Shared
+// Key signatures and the x-ms-version header, which must be one of the
+// service versions that Azurite lists (2025-11-05 and older) when present.
+// It starts with no containers. The destructor stops it and removes its
+// temporary directory.
+class AzuriteServer {
+ public:
+  AzuriteServer(std::unique_ptr<Subprocess> process, std::string endpoint,
+                std::string temp_dir, std::string ca_file,
+                std::string debug_log_path);
+  ~AzuriteServer();
+
+  AzuriteServer(const AzuriteServer&) = delete;
+  AzuriteServer& operator=(const AzuriteServer&) = delete;
+
+  // Base URL without the account, "http://127.0.0.1:<port>", or https in
+  // bearer mode. StartFaultProxy() takes it in HTTP mode only, because the
+  // proxy speaks plain HTTP.
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
+  // The account's URL, endpoint() followed by "/devstoreaccount1".
+  // Container and blob paths follow it.
+  [[nodiscard]] std::string blob_endpoint() const;
+  // blob_endpoint() in bearer mode, which serves only HTTPS; empty in HTTP
+  // mode.
+  [[nodiscard]] std::string https_endpoint() const;
+  // PEM file of the self-signed certificate that the server presents in
+  // bearer mode, for CURLOPT_CAINFO; empty in HTTP mode.
+  [[nodiscard]] const std::string& ca_file() const { return ca_file_; }
+  [[nodiscard]] static std::string account() { return "devstoreaccount1"; }
+  // The well-known key of Azurite's default account, which Microsoft
+  // publishes: it protects nothing.
+  [[nodiscard]] static std::string account_key();
+  // The access log (one line per request), errors, and the debug log when
+  // AzuriteOptions::debug_log is set.
+  [[nodiscard]] std::string log_text();
+
+ private:
+  std::unique_ptr<Subprocess> process_;
+  std::string endpoint_;
+  std::string temp_dir_;
+  std::string ca_file_;
+  std::string debug_log_path_;
+};
+
+// Starts <tools.bin_dir>/azurite-blob on a free loopback port, with
+// telemetry off, and waits up to 30 seconds until it listens. Returns a
+// status for which IsTestToolsMissing() holds when Azurite or node is not
+// installed. Like StartFakeGcsServer(), it runs the server under `setpriv
+// --pdeathsig KILL`, with the same NOTE about threads.
+absl::StatusOr<std::unique_ptr<AzuriteServer>> StartAzurite(
+    const EmulatorTools& tools, const AzuriteOptions& options = {});
+
 // A fault for FaultProxy::QueueFault. Build one with the static functions,
 // then set `method`, `target` or `path_contains` to narrow the requests it
 // applies to.
@@ -141,7 +224,12 @@ struct Fault {
   };
 
   // An error response with HTTP status `status`: a JSON body with `__type`
-  // for requests with an X-Amz-Target header (AWS KMS); Google's JSON error
+  // for requests with an X-Amz-Target header (AWS KMS); Key Vault's JSON
+  // error ({"error": {"code", "message"}}, and a bearer challenge in
+  // WWW-Authenticate for 401) for paths that contain /keys/ with an
+  // api-version query parameter (Azure Key Vault and Managed HSM); Azure
+  // Storage's XML <Error> with an x-ms-error-code header for requests with
+  // an x-ms-version header (Azure Blob Storage); Google's JSON error
   // ({"error": {"code", "message", "status", "errors": [{"domain",
   // "reason", "message"}]}}) for requests without X-Amz-* headers whose
   // path starts with /storage/, /upload/storage/ or /v1/projects/ (Cloud
@@ -166,9 +254,10 @@ struct Fault {
   std::string path_contains;
   // For kStatus: the HTTP status.
   int status = 0;
-  // For kStatus: the error type (AWS JSON), code (S3 XML) or reason (Google
-  // JSON). When empty, the proxy picks one by status, such as
-  // KMSInternalException, SlowDown or backendError.
+  // For kStatus: the error type (AWS JSON), code (S3 XML, Azure XML and
+  // Key Vault JSON) or reason (Google JSON). When empty, the proxy picks one
+  // by status, such as KMSInternalException, SlowDown, ServerBusy,
+  // KeyNotFound or backendError.
   std::string error_code;
   // For kStatus: the Retry-After header in seconds. A negative value sends
   // none, except for 429, which then sends 1.
@@ -242,11 +331,15 @@ struct TestHttpResponse {
 };
 
 // Sends one request with libcurl, without retries, and waits up to 30
-// seconds. `headers` are "Name: value" lines.
+// seconds. `headers` are "Name: value" lines; "Name:" removes a header that
+// libcurl adds, such as the Content-Type of a request with a body. For an
+// https URL, `ca_file` names the PEM file of the certificates to trust in
+// place of the system's.
 TestHttpResponse SendTestHttpRequest(std::string_view method,
                                      const std::string& url,
                                      const std::vector<std::string>& headers,
-                                     std::string_view body = "");
+                                     std::string_view body = "",
+                                     const std::string& ca_file = "");
 
 // Defaults from the compile definitions that dekms_cc_test sets.
 #if defined(DEKMS_TEST_PYTHON) && defined(DEKMS_SOURCE_DIR) && \
@@ -262,6 +355,11 @@ inline absl::StatusOr<std::unique_ptr<MotoServer>> StartMotoServer() {
 
 inline absl::StatusOr<std::unique_ptr<FakeGcsServer>> StartFakeGcsServer() {
   return StartFakeGcsServer(DefaultEmulatorTools());
+}
+
+inline absl::StatusOr<std::unique_ptr<AzuriteServer>> StartAzurite(
+    const AzuriteOptions& options = {}) {
+  return StartAzurite(DefaultEmulatorTools(), options);
 }
 
 inline absl::StatusOr<std::unique_ptr<FaultProxy>> StartFaultProxy(
