@@ -35,7 +35,6 @@
 // and "+" a space. Credentials (accessKeyID with accessKey, tenantID with
 // clientID and clientSecret, credentialsPath) may be left out; the cloud's
 // usual credential discovery then applies.
-// TODO: kms://azure and storage://azure parse but are not built yet.
 // docs/uris.md lists every parameter.
 namespace dekms {
 
@@ -66,9 +65,13 @@ struct AzureKmsConfig {
   SecretBytes client_secret;  // Empty: credential discovery.
   std::string vault_name;
   // DNS suffix of the vault: "vault.azure.net" for Key Vault,
-  // "managedhsm.azure.net" for Managed HSM, or a sovereign cloud's suffix.
+  // "managedhsm.azure.net" for Managed HSM, or a sovereign cloud's suffix
+  // ("vault.azure.cn", "vault.usgovcloudapi.net", "vault.microsoftazure.de").
   std::string vault_type;
   std::string key_name;
+  // Base URL of the vault; empty means https://<vaultName>.<vaultType>
+  // (dekms only).
+  std::string endpoint;
 };
 
 // kms://gcp: a KEK in Google Cloud KMS.
@@ -122,6 +125,12 @@ struct AzureBlobStoreConfig {
   std::string tenant_id;      // Empty: credential discovery.
   std::string client_id;      // Empty: credential discovery.
   SecretBytes client_secret;  // Empty: credential discovery.
+  // Base URL of the account's Blob service; empty means
+  // https://<account>.blob.core.windows.net (dekms only).
+  std::string endpoint;
+  // The base64 account key, for Shared Key signing instead of Entra ID
+  // tokens (dekms only).
+  SecretBytes shared_key;
 };
 
 // storage://gcp: Google Cloud Storage.

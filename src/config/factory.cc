@@ -9,6 +9,7 @@
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
 #include "src/config/aws_backends.h"
+#include "src/config/azure_backends.h"
 #include "src/config/gcp_backends.h"
 #include "src/kek/local_kek_provider.h"
 #include "src/kms/envelope_kms.h"
@@ -16,13 +17,6 @@
 
 namespace dekms {
 namespace {
-
-absl::Status NotBuiltYet(std::string_view uri_form, std::string_view backend) {
-  return absl::UnimplementedError(
-      StrCat(uri_form, " (", backend,
-             ") is not built yet in this version of dekms; use "
-             "kms://cluster-kms, or kms://local with storage://file"));
-}
 
 absl::Status RequireStore(const StorageConfig& storage, std::string_view kms) {
   if (std::holds_alternative<NoStoreConfig>(storage)) {
@@ -88,7 +82,12 @@ absl::StatusOr<std::unique_ptr<KeyManager>> NewKeyManager(
         internal::NewGcpKmsKek(*gcp, internal::ProcessEnvironment()));
     return NewEnvelope(std::move(kek), storage, options);
   }
-  return NotBuiltYet("kms://azure", "Azure Key Vault and Managed HSM");
+  const auto& azure = std::get<AzureKmsConfig>(kms);
+  DEKMS_RETURN_IF_ERROR(RequireStore(storage, "kms://azure"));
+  DEKMS_ASSIGN_OR_RETURN(
+      std::unique_ptr<KekProvider> kek,
+      internal::NewAzureKeyVaultKek(azure, internal::ProcessEnvironment()));
+  return NewEnvelope(std::move(kek), storage, options);
 }
 
 absl::StatusOr<std::unique_ptr<Store>> NewStore(const StorageConfig& config) {
@@ -104,7 +103,7 @@ absl::StatusOr<std::unique_ptr<Store>> NewStore(const StorageConfig& config) {
         } else if constexpr (std::is_same_v<T, AwsS3StoreConfig>) {
           return internal::NewS3Store(c);
         } else if constexpr (std::is_same_v<T, AzureBlobStoreConfig>) {
-          return NotBuiltYet("storage://azure", "Azure Blob Storage");
+          return internal::NewAzureBlobStore(c, internal::ProcessEnvironment());
         } else if constexpr (std::is_same_v<T, GcsStoreConfig>) {
           return internal::NewGcsStore(c, internal::ProcessEnvironment());
         } else {

@@ -35,13 +35,17 @@ TEST(NewKeyManager, ClusterKmsRejectsShortSecret) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("3 bytes long")));
 }
 
-TEST(NewKeyManager, AzureKmsIsUnimplemented) {
+// These Azure cases fail before any request is sent.
+TEST(NewKeyManager, AzureKmsChecksStoreAndNames) {
   auto kms = ParseKmsUri(
       "kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k");
   ASSERT_THAT(kms, IsOk());
-  EXPECT_THAT(
-      NewKeyManager(*kms, NoStoreConfig{}),
-      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("kms://azure")));
+  EXPECT_THAT(NewKeyManager(*kms, NoStoreConfig{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("kms://azure wraps random DEKs")));
+  EXPECT_THAT(NewKeyManager(*kms, MemoryStoreConfig{}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("vaultName \"v\" is not valid")));
 }
 
 // These Google cases fail before any request: on the store, on a name that
@@ -149,12 +153,12 @@ TEST_F(LocalBackendTest, LocalKmsRejectsBadKeyFile) {
       StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(LocalBackendTest, LocalKmsWithCloudStoreIsUnimplemented) {
+TEST_F(LocalBackendTest, LocalKmsChecksTheCloudStore) {
   auto storage = ParseStorageUri("storage://azure?account=a&container=c");
   ASSERT_THAT(storage, IsOk());
   EXPECT_THAT(
       NewKeyManager(LocalKmsConfig{WriteKek()}, *storage),
-      StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("storage://azure")));
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("account name")));
 }
 
 TEST_F(LocalBackendTest, BuildsEnvelopeWithFileStore) {
@@ -184,11 +188,26 @@ TEST(NewStore, NoStoreHasNoStore) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST(NewStore, AzureBlobIsUnimplemented) {
-  auto storage = ParseStorageUri("storage://azure?account=a&container=c");
-  ASSERT_THAT(storage, IsOk());
-  EXPECT_THAT(NewStore(*storage), StatusIs(absl::StatusCode::kUnimplemented,
-                                           HasSubstr("is not built yet")));
+TEST(NewStore, AzureBlobChecksNamesAndKey) {
+  auto bad_account = ParseStorageUri("storage://azure?account=a&container=c");
+  ASSERT_THAT(bad_account, IsOk());
+  EXPECT_THAT(NewStore(*bad_account),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("account name \"a\" is invalid")));
+  auto bad_container =
+      ParseStorageUri("storage://azure?account=abc&container=C--d");
+  ASSERT_THAT(bad_container, IsOk());
+  EXPECT_THAT(NewStore(*bad_container),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("container name \"C--d\" is invalid")));
+  auto bad_key = ParseStorageUri(
+      "storage://azure?account=abc&container=dekms&sharedKey=not*base64");
+  ASSERT_THAT(bad_key, IsOk());
+  EXPECT_THAT(
+      NewStore(*bad_key),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               ::testing::AllOf(HasSubstr("\"sharedKey\""),
+                                ::testing::Not(HasSubstr("not*base64")))));
 }
 
 TEST(NewStore, GcsChecksBucketNameAndCredentialsFile) {

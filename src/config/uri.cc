@@ -18,6 +18,7 @@
 #include "src/cloud/http.h"
 #include "src/crypto/encoding.h"
 #include "src/crypto/secret_text.h"
+#include "src/kek/azure_key_vault_kek_provider.h"
 
 namespace dekms {
 namespace {
@@ -282,18 +283,12 @@ absl::Status CheckAzureCredentials(const std::string& tenant_id,
 }
 
 absl::Status CheckVaultType(std::string_view vault_type) {
-  const bool valid =
-      !vault_type.empty() && vault_type.front() != '.' &&
-      vault_type.back() != '.' &&
-      std::all_of(vault_type.begin(), vault_type.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-               c == '-';
-      });
-  if (!valid) {
+  const absl::Status known = internal::AzureVaultCloudOf(vault_type).status();
+  if (!known.ok()) {
     return absl::InvalidArgumentError(
-        "parameter \"vaultType\" of kms://azure URI is not a DNS suffix; use "
-        "vault.azure.net for Key Vault or managedhsm.azure.net for Managed "
-        "HSM");
+        StrCat("parameter \"vaultType\" of kms://azure URI: ", known.message(),
+               "; use vault.azure.net for Key Vault or "
+               "managedhsm.azure.net for Managed HSM"));
   }
   return absl::OkStatus();
 }
@@ -368,6 +363,7 @@ UriFields FieldsOf(const KmsConfig& config) {
           uri.Add("vaultName", c.vault_name, false);
           uri.Add("vaultType", c.vault_type, false);
           uri.Add("keyName", c.key_name, false);
+          uri.Add("endpoint", c.endpoint, false);
         } else if constexpr (std::is_same_v<T, GcpKmsConfig>) {
           uri.host = "gcp";
           uri.Add("projectID", c.project_id, false);
@@ -415,6 +411,8 @@ UriFields FieldsOf(const StorageConfig& config) {
           uri.Add("tenantID", c.tenant_id, false);
           uri.Add("clientID", c.client_id, false);
           uri.Add("clientSecret", c.client_secret);
+          uri.Add("endpoint", c.endpoint, false);
+          uri.Add("sharedKey", c.shared_key);
         } else if constexpr (std::is_same_v<T, GcsStoreConfig>) {
           uri.host = "gcp";
           uri.Add("projectID", c.project_id, false);
@@ -512,7 +510,8 @@ absl::StatusOr<KmsConfig> ParseKmsUri(std::string_view uri) {
                                        {"clientSecret", false},
                                        {"vaultName", true},
                                        {"vaultType", true},
-                                       {"keyName", true}}));
+                                       {"keyName", true},
+                                       {"endpoint", false}}));
     AzureKmsConfig config;
     config.tenant_id = TakeString(parsed, "tenantID");
     config.client_id = TakeString(parsed, "clientID");
@@ -520,9 +519,11 @@ absl::StatusOr<KmsConfig> ParseKmsUri(std::string_view uri) {
     config.vault_name = TakeString(parsed, "vaultName");
     config.vault_type = TakeString(parsed, "vaultType");
     config.key_name = TakeString(parsed, "keyName");
+    config.endpoint = TakeString(parsed, "endpoint");
     DEKMS_RETURN_IF_ERROR(CheckAzureCredentials(
         config.tenant_id, config.client_id, config.client_secret, kLabel));
     DEKMS_RETURN_IF_ERROR(CheckVaultType(config.vault_type));
+    DEKMS_RETURN_IF_ERROR(CheckEndpoint(config.endpoint, kLabel));
     return config;
   }
   if (parsed.host == "gcp") {
@@ -597,15 +598,25 @@ absl::StatusOr<StorageConfig> ParseStorageUri(std::string_view uri) {
                                        {"container", true},
                                        {"tenantID", false},
                                        {"clientID", false},
-                                       {"clientSecret", false}}));
+                                       {"clientSecret", false},
+                                       {"endpoint", false},
+                                       {"sharedKey", false}}));
     AzureBlobStoreConfig config;
     config.account = TakeString(parsed, "account");
     config.container = TakeString(parsed, "container");
     config.tenant_id = TakeString(parsed, "tenantID");
     config.client_id = TakeString(parsed, "clientID");
     config.client_secret = TakeSecret(parsed, "clientSecret");
+    config.endpoint = TakeString(parsed, "endpoint");
+    config.shared_key = TakeSecret(parsed, "sharedKey");
     DEKMS_RETURN_IF_ERROR(CheckAzureCredentials(
         config.tenant_id, config.client_id, config.client_secret, kLabel));
+    DEKMS_RETURN_IF_ERROR(CheckEndpoint(config.endpoint, kLabel));
+    if (!config.shared_key.empty() && !config.client_secret.empty()) {
+      return absl::InvalidArgumentError(
+          "storage://azure URI sets both \"sharedKey\" and \"clientSecret\"; "
+          "choose one way to authenticate");
+    }
     return config;
   }
   if (parsed.host == "gcp") {

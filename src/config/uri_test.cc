@@ -137,8 +137,36 @@ TEST(ParseUri, RejectsAzureSecretWithoutClient) {
 }
 
 TEST(ParseUri, RejectsBadVaultType) {
-  ExpectRejected("kms://azure?vaultName=v&vaultType=https%3A%2F%2Fx&keyName=k",
-                 "\"vaultType\" of kms://azure URI is not a DNS suffix");
+  for (const char* type : {"https%3A%2F%2Fx", "vault.azure.com",
+                           "VAULT.AZURE.NET", "managedhsm.azure.cn", ""}) {
+    ExpectRejected(
+        StrCat("kms://azure?vaultName=v&vaultType=", type, "&keyName=k"),
+        type[0] == '\0' ? "\"vaultType\""
+                        : "is not one of vault.azure.net, vault.azure.cn, "
+                          "vault.usgovcloudapi.net, vault.microsoftazure.de, "
+                          "managedhsm.azure.net");
+  }
+}
+
+TEST(ParseAzureUri, TakesEndpointAndSharedKey) {
+  auto kms = ParseKmsUri(
+      "kms://azure?vaultName=v&vaultType=managedhsm.azure.net&keyName=k&"
+      "endpoint=http%3A%2F%2F127.0.0.1%3A8443");
+  ASSERT_THAT(kms, IsOk());
+  EXPECT_EQ(std::get<AzureKmsConfig>(*kms).endpoint, "http://127.0.0.1:8443");
+  auto storage = ParseStorageUri(
+      "storage://azure?account=a&container=c&sharedKey=a2V5%2B%2F%3D");
+  ASSERT_THAT(storage, IsOk());
+  EXPECT_EQ(internal::RevealAsText(
+                std::get<AzureBlobStoreConfig>(storage.value()).shared_key),
+            "a2V5+/=");
+  EXPECT_EQ(RedactedStorageUri(*storage),
+            "storage://azure?account=a&container=c&sharedKey=REDACTED");
+  EXPECT_THAT(ParseStorageUri("storage://azure?account=a&container=c&"
+                              "sharedKey=k&tenantID=t&clientID=c&"
+                              "clientSecret=s"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("both \"sharedKey\" and \"clientSecret\"")));
 }
 
 TEST(ParseClusterKmsUri, RejectsStandardBase64) {

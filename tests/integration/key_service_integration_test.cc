@@ -177,11 +177,12 @@ TEST_F(KeyServiceIntegrationTest, BadStartupConfigExitsOne) {
   EXPECT_THAT(bad_address.stderr_text, HasSubstr("port from 0 to 65535"));
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/state"));
 
-  const ProcessResult unimplemented =
+  const ProcessResult bad_vault =
       Dekms({"serve", "--listen", "127.0.0.1:0", "--kms-uri",
-             "kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k"});
-  EXPECT_EQ(unimplemented.exit_code, 1);
-  EXPECT_THAT(unimplemented.stderr_text, HasSubstr("is not built yet"));
+             "kms://azure?vaultName=v&vaultType=vault.azure.net&keyName=k",
+             "--storage-uri", "storage://memory"});
+  EXPECT_EQ(bad_vault.exit_code, 1);
+  EXPECT_THAT(bad_vault.stderr_text, HasSubstr("vaultName \"v\""));
 }
 
 TEST_F(KeyServiceIntegrationTest, ServerUnreachableIsClearError) {
