@@ -20,8 +20,8 @@ std::string Text(const WipingString& value) {
   return {value.data(), value.size()};
 }
 
-// Longest token lifetime accepted, about 116 days; longer means a broken
-// server.
+// Maximum token lifetime accepted, about 116 days. A longer one comes from
+// a broken server.
 constexpr double kMaxExpiresInSeconds = 1e7;
 
 }  // namespace

@@ -50,8 +50,8 @@ bool IsNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
 }
 
-// A key version is 32 lowercase hex digits in Key Vault; emulators may use
-// other letters and digits, but never anything that changes a URL path.
+// A key version is 32 lowercase hex digits in Key Vault. Emulators may use
+// other letters and digits, but nothing that could change a URL path.
 bool IsVersion(std::string_view version) {
   return !version.empty() && version.size() <= 64 &&
          std::all_of(version.begin(), version.end(), [](char c) {
@@ -107,7 +107,7 @@ absl::Status ErrorFromResponse(const HttpResponse& response,
   if (response.status == 404) {
     code = absl::StatusCode::kFailedPrecondition;
   } else if (response.status == 400 && operation == "unwrapkey") {
-    // Key Vault answers an unwrap of damaged or foreign bytes with 400.
+    // Key Vault rejects an unwrap of damaged or foreign bytes with 400.
     code = absl::StatusCode::kDataLoss;
   }
   const absl::Status status = ProviderErrorToStatus(error, code);

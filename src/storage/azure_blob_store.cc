@@ -267,7 +267,7 @@ absl::Status EnsureContainer(const BlobClient& client,
   }
   if (response.status == 403 && error.code != "AuthenticationFailed") {
     // Without containers/write the container cannot be created, but it may
-    // exist; the probe that follows tells.
+    // exist. The probe that follows shows whether it does.
     spdlog::warn("{}; assuming the container exists",
                  std::string(error.status.message()));
     return absl::OkStatus();

@@ -74,8 +74,8 @@ class AzureBlobStore final : public Store {
     std::string_view container);
 
 // Checks that `id` can be a blob name: valid UTF-8 of 1 to 1024 bytes with
-// no control characters, no "." or ".." between slashes, and no "." "/" or
-// "\" at the end, which HTTP clients and Azure may strip.
+// no control characters and no "." or ".." between slashes. It must not end
+// in ".", "/" or "\", which HTTP clients and Azure may strip.
 [[nodiscard]] absl::Status ValidateAzureBlobName(std::string_view id);
 
 }  // namespace dekms::internal

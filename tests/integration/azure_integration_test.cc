@@ -30,7 +30,6 @@
 namespace dekms::testing {
 namespace {
 
-using ::dekms::internal::AccessToken;
 using ::dekms::internal::AzureCredentialOptions;
 using ::dekms::internal::AzureKeyVaultKekOptions;
 using ::dekms::internal::AzureKeyVaultKekProvider;
@@ -231,7 +230,7 @@ TEST_F(AzureTest, UnreachableMetadataServiceSaysWhereItLooked) {
 
 // --- Key Vault and Managed HSM ----------------------------------------------
 
-TEST_F(AzureTest, KeyVaultWrapsWithRsaOaep256AndPinsTheVersion) {
+TEST_F(AzureTest, KeyVaultWrapsWithRsaOaep256) {
   auto kek = NewKek("wrap");
   ASSERT_NE(kek, nullptr);
   EXPECT_EQ(kek->Kind(), "azure-key-vault");
@@ -337,8 +336,8 @@ TEST_F(AzureTest, ManagedHsmWrapsWithAesKeyWrap) {
   spec.kty = "oct-HSM";
   spec.size = 256;
   CreateKey(spec);
-  auto kek =
-      AzureKeyVaultKekProvider::Create(KekOptions("hsm-kek", /*hsm=*/true));
+  auto kek = AzureKeyVaultKekProvider::Create(
+      KekOptions("hsm-kek", /*managed_hsm=*/true));
   ASSERT_THAT(kek.status(), IsOk()) << fake_->log_text();
   EXPECT_EQ((*kek)->KeyId(),
             "https://dekms-test.managedhsm.azure.net/keys/hsm-kek");

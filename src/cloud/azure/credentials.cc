@@ -36,8 +36,8 @@ std::optional<std::string> Setting(const GetEnvFunction& getenv,
   return value;
 }
 
-// Tenant IDs are GUIDs or domain names, and client IDs GUIDs; both go into
-// URLs, so anything else is rejected before it can change the path.
+// Tenant IDs are GUIDs or domain names, and client IDs are GUIDs. Both go
+// into URLs, so anything else is rejected before it can change a path.
 absl::Status ValidateId(std::string_view value, std::string_view what) {
   const bool valid =
       !value.empty() && value.size() <= 253 &&
@@ -223,7 +223,7 @@ class ManagedIdentityCredential final : public PerScopeCredential {
       request.SetHeader("Metadata", "true");
       return request;
     };
-    // Besides the usual transient replies, the service answers 404 and 410
+    // Besides the usual transient replies, the service returns 404 and 410
     // while it is being updated.
     auto classify = [](const HttpResponse& response) -> RetryDecision {
       if (response.status == 404 || response.status == 410) {
@@ -331,7 +331,7 @@ absl::StatusOr<std::unique_ptr<AzureTokenCredential>> NewAzureCredential(
   if (client.has_value()) {
     DEKMS_RETURN_IF_ERROR(ValidateId(*client, "AZURE_CLIENT_ID"));
   }
-  // The metadata service answers quickly or not at all; off Azure, a short
+  // The metadata service replies quickly or not at all. Off Azure, a short
   // deadline turns a hang into a clear error.
   options.retry.max_attempts = std::min(options.retry.max_attempts, 3);
   options.retry.attempt_timeout =

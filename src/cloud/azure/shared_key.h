@@ -13,10 +13,10 @@
 namespace dekms::internal {
 
 // Returns the Shared Key string-to-sign of `request` for Azure Storage
-// (Blob service, versions 2015-02-21 and later): the verb, eleven standard
-// headers (Content-Length empty when 0), the x-ms-* headers lowercased,
-// sorted and with their values trimmed, and the canonicalized resource
-// "/<account><path>" with one
+// (Blob service, versions 2015-02-21 and later). It has the verb and
+// eleven standard headers (Content-Length empty when 0), then the x-ms-*
+// headers lowercased, sorted and with their values trimmed. Last comes the
+// canonicalized resource "/<account><path>" with one
 // "\n<name>:<value>" line per query parameter, names lowercased and sorted,
 // values decoded. The request's URL must be absolute and encoded.
 [[nodiscard]] absl::StatusOr<std::string> AzureSharedKeyStringToSign(
