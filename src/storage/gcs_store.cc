@@ -114,9 +114,9 @@ class GcsClient {
     if (sent.ok()) {
       return sent;
     }
-    return absl::Status(sent.status().code(),
-                        StrCat(kService, " ", operation, ": ",
-                               sent.status().message()));
+    return absl::Status(
+        sent.status().code(),
+        StrCat(kService, " ", operation, ": ", sent.status().message()));
   }
 
   static HttpRequest NewRequest(std::string method, std::string url) {
@@ -184,28 +184,30 @@ class GcsClient {
     using Outcome = ConditionalWrite::Outcome;
     const std::string url = UploadUrl(name);
     const std::string crc = Crc32cBase64(blob);
-    absl::StatusOr<HttpResponse> sent = WithOperation("objects.insert", SendToGoogleApi(
-        options_.credentials.get(), *options_.transport, options_.retry,
-        StrCat(kService, " objects.insert"),
-        /*idempotent=*/false,
-        [&]() -> absl::StatusOr<HttpRequest> {
-          HttpRequest request = NewRequest("POST", url);
-          request.SetHeader("Content-Type", "application/octet-stream");
-          // Cloud Storage rejects the upload when the bytes it received do
-          // not match this checksum.
-          request.SetHeader("X-Goog-Hash", StrCat("crc32c=", crc));
-          request.body = SecretBytes::CopyFrom(blob);
-          request.idempotent = false;
-          return request;
-        },
-        [](const HttpResponse& response) -> RetryDecision {
-          // Only replies that prove nothing was written are retried here;
-          // a 5xx reply is unclear and is settled by reading back.
-          if (response.status == 429 || response.status == 408) {
-            return {StrCat("HTTP ", response.status)};
-          }
-          return {};
-        }));
+    absl::StatusOr<HttpResponse> sent = WithOperation(
+        "objects.insert",
+        SendToGoogleApi(
+            options_.credentials.get(), *options_.transport, options_.retry,
+            StrCat(kService, " objects.insert"),
+            /*idempotent=*/false,
+            [&]() -> absl::StatusOr<HttpRequest> {
+              HttpRequest request = NewRequest("POST", url);
+              request.SetHeader("Content-Type", "application/octet-stream");
+              // Cloud Storage rejects the upload when the bytes it received do
+              // not match this checksum.
+              request.SetHeader("X-Goog-Hash", StrCat("crc32c=", crc));
+              request.body = SecretBytes::CopyFrom(blob);
+              request.idempotent = false;
+              return request;
+            },
+            [](const HttpResponse& response) -> RetryDecision {
+              // Only replies that prove nothing was written are retried here;
+              // a 5xx reply is unclear and is settled by reading back.
+              if (response.status == 429 || response.status == 408) {
+                return {StrCat("HTTP ", response.status)};
+              }
+              return {};
+            }));
     if (!sent.ok()) {
       return {IsUnclearWrite(sent) ? Outcome::kUnclear : Outcome::kFailed,
               sent.status()};
@@ -358,12 +360,12 @@ absl::Status ValidateGcsBucketName(std::string_view bucket) {
     start = end + 1;
   }
   if (!valid) {
-    return absl::InvalidArgumentError(StrCat(
-        "Cloud Storage bucket name ", Quote(bucket),
-        " is invalid; use 3 to 63 lowercase letters, digits, hyphens, "
-        "underscores and dots (up to 222 with dots, 63 between dots), "
-        "starting and ending with a letter or digit, not starting with "
-        "\"goog\" and not containing \"google\""));
+    return absl::InvalidArgumentError(
+        StrCat("Cloud Storage bucket name ", Quote(bucket),
+               " is invalid; use 3 to 63 lowercase letters, digits, hyphens, "
+               "underscores and dots (up to 222 with dots, 63 between dots), "
+               "starting and ending with a letter or digit, not starting with "
+               "\"goog\" and not containing \"google\""));
   }
   return absl::OkStatus();
 }

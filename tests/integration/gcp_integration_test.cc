@@ -828,11 +828,10 @@ TEST_F(GcpEndToEndTest, CredentialsAreFoundLikeGoogleLibrariesFindThem) {
   const auto [metadata_log, metadata_dek] = serve(
       GoogleEnvironment({{"STORAGE_EMULATOR_HOST",
                           gcs_->endpoint().substr(std::strlen("http://"))}}));
-  EXPECT_THAT(
-      metadata_log,
-      AllOf(HasSubstr("the GCE metadata server at " + fake_->metadata_host()),
-            HasSubstr("requests carry no credentials"),
-            Not(HasSubstr("googleapis.com"))));
+  EXPECT_THAT(metadata_log, AllOf(HasSubstr("the GCE metadata server at " +
+                                            fake_->metadata_host()),
+                                  HasSubstr("requests carry no credentials"),
+                                  Not(HasSubstr("googleapis.com"))));
   EXPECT_EQ(metadata_dek, file_dek);
   EXPECT_EQ(file_dek.size(), 65U);
 }

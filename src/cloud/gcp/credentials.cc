@@ -53,8 +53,7 @@ absl::StatusOr<std::string> RequiredField(const SecretJson& json,
 }
 
 absl::Status ValidateTokenUri(std::string_view uri, std::string_view source) {
-  return ValidateCredentialUrl(uri,
-                               StrCat(source, ": field \"token_uri\""));
+  return ValidateCredentialUrl(uri, StrCat(source, ": field \"token_uri\""));
 }
 
 absl::StatusOr<SecretBytes> ReadKeyFile(const std::string& path,
@@ -309,8 +308,8 @@ absl::StatusOr<std::unique_ptr<GoogleTokenSource>> SourceFromFile(
     const GoogleCredentialOptions& options) {
   const std::string source = StrCat(origin, " ", path);
   DEKMS_ASSIGN_OR_RETURN(const SecretBytes contents, ReadKeyFile(path, source));
-  if (struct stat info {}; ::stat(path.c_str(), &info) == 0 &&
-                          (info.st_mode & 077) != 0) {
+  if (struct stat info{};
+      ::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
     spdlog::warn(
         "{} can be read by other users; it holds a private key, so restrict "
         "it (chmod 600)",
@@ -370,8 +369,7 @@ absl::StatusOr<HttpResponse> SendToGoogleApi(
     absl::FunctionRef<absl::StatusOr<HttpRequest>()> build,
     RetryClassifier classify) {
   if (credentials == nullptr) {
-    return SendWithRetries(transport, retry, what, idempotent, build,
-                           classify);
+    return SendWithRetries(transport, retry, what, idempotent, build, classify);
   }
   return SendWithBearerToken([credentials] { return credentials->Get(); },
                              [credentials] { credentials->Invalidate(); },

@@ -23,7 +23,8 @@ GoogleApiError ParseGoogleApiError(const HttpResponse& response) {
     // Media downloads reply in short plain text, such as "Not Found". Other
     // bodies (an HTML page from a proxy, say) are left out of messages.
     const std::string* type = response.FindHeader("content-type");
-    const bool short_text = type != nullptr && type->starts_with("text/plain") &&
+    const bool short_text = type != nullptr &&
+                            type->starts_with("text/plain") &&
                             response.BodyText().size() <= 200;
     if (!body.is_object()) {
       error.message = short_text ? std::string(response.BodyText())
