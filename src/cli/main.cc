@@ -28,7 +28,8 @@ void AddBackendOptions(CLI::App& command,
                       "kms:// URI of the key backend, for example "
                       "kms://cluster-kms?key=...&salt=... or "
                       "kms://aws?region=...&keyName=... (docs/uris.md, "
-                      "docs/aws.md, docs/gcp.md). Also read from "
+                      "docs/aws.md, docs/gcp.md, docs/azure.md). Also read "
+                      "from "
                       "$DEKMS_KMS_URI, which keeps secrets out of the process "
                       "list")
           ->envname("DEKMS_KMS_URI");

@@ -9,6 +9,7 @@
 #include "src/base/str_cat.h"
 #include "src/cloud/azure/credentials.h"
 #include "src/cloud/http.h"
+#include "src/cloud/oauth.h"
 #include "src/crypto/encoding.h"
 #include "src/kek/azure_key_vault_kek_provider.h"
 #include "src/storage/azure_blob_store.h"
@@ -73,6 +74,11 @@ absl::StatusOr<std::unique_ptr<KekProvider>> NewAzureKeyVaultKek(
   options.vault_type = config.vault_type;
   options.key_name = config.key_name;
   options.endpoint = TrimSlashes(config.endpoint);
+  if (!options.endpoint.empty()) {
+    // Requests there carry bearer tokens.
+    DEKMS_RETURN_IF_ERROR(ValidateCredentialUrl(
+        options.endpoint, "parameter \"endpoint\" of kms://azure URI"));
+  }
   options.transport = NewCurlTransport(CurlTransportOptions());
   DEKMS_ASSIGN_OR_RETURN(
       options.credentials,
@@ -98,13 +104,24 @@ absl::StatusOr<std::unique_ptr<Store>> NewAzureBlobStore(
   DEKMS_RETURN_IF_ERROR(ValidateAzureAccountName(options.account));
   DEKMS_RETURN_IF_ERROR(ValidateAzureContainerName(options.container));
   options.endpoint = TrimSlashes(config.endpoint);
+  if (!options.endpoint.empty()) {
+    // Requests there carry bearer tokens or Shared Key signatures.
+    DEKMS_RETURN_IF_ERROR(ValidateCredentialUrl(
+        options.endpoint, "parameter \"endpoint\" of storage://azure URI"));
+  }
   options.transport = NewCurlTransport(CurlTransportOptions());
   std::string credentials_text;
   if (!config.shared_key.empty()) {
-    DEKMS_ASSIGN_OR_RETURN(
-        options.shared_key,
+    absl::StatusOr<SecretBytes> key =
         DecodeBase64(RevealAsText(config.shared_key), Base64Alphabet::kStandard,
-                     "parameter \"sharedKey\" of storage://azure URI"));
+                     "parameter \"sharedKey\" of storage://azure URI");
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat(key.status().message(),
+                 "; a key in a URI must be percent-encoded, with + as %2B, / "
+                 "as %2F and = as %3D"));
+    }
+    options.shared_key = std::move(key).value();
     credentials_text = StrCat("the account key of ", config.account);
   } else {
     DEKMS_ASSIGN_OR_RETURN(
@@ -118,7 +135,7 @@ absl::StatusOr<std::unique_ptr<Store>> NewAzureBlobStore(
       "credentials from {}",
       config.container, config.account,
       options.endpoint.empty() ? std::string()
-                               : StrCat(" at ", UrlOrigin(options.endpoint)),
+                               : StrCat(" at ", options.endpoint),
       credentials_text);
   DEKMS_ASSIGN_OR_RETURN(std::unique_ptr<AzureBlobStore> store,
                          AzureBlobStore::Create(std::move(options)));

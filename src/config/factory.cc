@@ -23,8 +23,9 @@ absl::Status RequireStore(const StorageConfig& storage, std::string_view kms) {
     return absl::InvalidArgumentError(StrCat(
         kms,
         " wraps random DEKs and needs a store for them; pass --storage-uri "
-        "with storage://aws?bucket=...&region=..., "
-        "storage://gcp?projectID=...&bucket=... or storage://file?path=DIR "
+        "(or set $DEKMS_STORAGE_URI) with storage://aws?bucket=...&region=..., "
+        "storage://gcp?projectID=...&bucket=..., "
+        "storage://azure?account=...&container=... or storage://file?path=DIR "
         "(storage://memory forgets every DEK when the process exits)"));
   }
   return absl::OkStatus();

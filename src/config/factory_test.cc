@@ -35,6 +35,24 @@ TEST(NewKeyManager, ClusterKmsRejectsShortSecret) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("3 bytes long")));
 }
 
+// Credentials must not travel in clear text, so an endpoint that gets them
+// is https or loopback http.
+TEST(NewKeyManager, CredentialEndpointsAreHttpsOrLoopback) {
+  for (const char* uri :
+       {"kms://azure?vaultName=dekms&vaultType=vault.azure.net&keyName=k&"
+        "endpoint=http%3A%2F%2F10.0.0.1",
+        "kms://gcp?projectID=p-1&location=global&keyRing=r&keyName=k&"
+        "endpoint=http%3A%2F%2Fkms.example.com"}) {
+    auto kms = ParseKmsUri(uri);
+    ASSERT_THAT(kms, IsOk());
+    EXPECT_THAT(NewKeyManager(*kms, MemoryStoreConfig{}),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("uses plain http to a host that is not "
+                                   "loopback")))
+        << uri;
+  }
+}
+
 // These Azure cases fail before any request is sent.
 TEST(NewKeyManager, AzureKmsChecksStoreAndNames) {
   auto kms = ParseKmsUri(

@@ -10,6 +10,7 @@
 #include "src/base/str_cat.h"
 #include "src/cloud/gcp/credentials.h"
 #include "src/cloud/http.h"
+#include "src/cloud/oauth.h"
 #include "src/kek/gcp_kms_kek_provider.h"
 #include "src/storage/gcs_store.h"
 
@@ -64,6 +65,9 @@ absl::StatusOr<std::unique_ptr<KekProvider>> NewGcpKmsKek(
   DEKMS_RETURN_IF_ERROR(ValidateGcpKmsKeyName(options));
   options.endpoint = config.endpoint.empty() ? std::string(kCloudKmsEndpoint)
                                              : config.endpoint;
+  // Requests there carry bearer tokens.
+  DEKMS_RETURN_IF_ERROR(ValidateCredentialUrl(
+      options.endpoint, "parameter \"endpoint\" of kms://gcp URI"));
   while (options.endpoint.ends_with('/')) {
     options.endpoint.pop_back();
   }
@@ -90,6 +94,9 @@ absl::StatusOr<std::unique_ptr<Store>> NewGcsStore(
   bool emulator = false;
   if (!config.endpoint.empty()) {
     options.endpoint = config.endpoint;
+    // Requests there carry bearer tokens.
+    DEKMS_RETURN_IF_ERROR(ValidateCredentialUrl(
+        options.endpoint, "parameter \"endpoint\" of storage://gcp URI"));
   } else if (std::optional<std::string> host = getenv("STORAGE_EMULATOR_HOST");
              host.has_value() && !host->empty()) {
     options.endpoint = host->find("://") == std::string::npos

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "spdlog/spdlog.h"
 #include "src/base/quote.h"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
@@ -63,14 +64,16 @@ std::string_view HintFor(absl::StatusCode code, bool managed_hsm) {
   switch (code) {
     case absl::StatusCode::kPermissionDenied:
       return managed_hsm
-                 ? "; grant the caller keys/read, keys/wrap and keys/unwrap "
-                   "on the key (local RBAC role Managed HSM Crypto User)"
-                 : "; grant the caller keys/get, keys/wrapKey and "
-                   "keys/unwrapKey (RBAC role Key Vault Crypto User, or an "
-                   "access policy with Get, Wrap Key and Unwrap Key)";
+                 ? "; grant the caller keys/read/action, keys/wrap/action and "
+                   "keys/unwrap/action on the key (local RBAC role Managed "
+                   "HSM Crypto User)"
+                 : "; grant the caller keys/read, keys/wrap/action and "
+                   "keys/unwrap/action (RBAC role Key Vault Crypto User), or "
+                   "an access policy with Get, Wrap Key and Unwrap Key";
     case absl::StatusCode::kUnauthenticated:
-      return "; check the tenant, client ID and secret, and that the token "
-             "is for this cloud";
+      return "; check the tenant, client ID and secret, and that vaultType "
+             "names the right kind of vault and cloud, since tokens are "
+             "issued for one";
     case absl::StatusCode::kDataLoss:
       return "; the blob was altered or belongs to another key";
     default:
@@ -78,12 +81,16 @@ std::string_view HintFor(absl::StatusCode code, bool managed_hsm) {
   }
 }
 
+std::string_view ServiceName(bool managed_hsm) {
+  return managed_hsm ? "Azure Managed HSM" : kService;
+}
+
 absl::Status ErrorFromResponse(const HttpResponse& response,
                                std::string_view operation, bool managed_hsm,
                                const std::string& key_id) {
   const SecretJson body = ParseSecretJson(response.BodyText());
   ProviderError error;
-  error.service = std::string(kService);
+  error.service = std::string(ServiceName(managed_hsm));
   error.operation = std::string(operation);
   error.http_status = response.status;
   if (body.is_object()) {
@@ -104,7 +111,11 @@ absl::Status ErrorFromResponse(const HttpResponse& response,
     error.request_id = *id;
   }
   std::optional<absl::StatusCode> code;
-  if (response.status == 404) {
+  // Key Vault refuses every operation on a disabled key or version with
+  // 403 and the inner code KeyDisabled; no permission would help.
+  const bool disabled = response.status == 403 &&
+                        error.code.find("KeyDisabled") != std::string::npos;
+  if (response.status == 404 || disabled) {
     code = absl::StatusCode::kFailedPrecondition;
   } else if (response.status == 400 && operation == "unwrapkey") {
     // Key Vault rejects an unwrap of damaged or foreign bytes with 400.
@@ -116,6 +127,12 @@ absl::Status ErrorFromResponse(const HttpResponse& response,
   if (response.status == 404) {
     message = StrCat(message, "; check that the key ", key_id,
                      " exists (vaultName, vaultType and keyName)");
+  }
+  if (disabled) {
+    message = StrCat(message,
+                     "; enable the key or version (az keyvault key "
+                     "set-attributes --enabled true) or configure "
+                     "another key");
   }
   return {status.code(), message};
 }
@@ -202,11 +219,12 @@ absl::StatusOr<SecretJson> CallKeyVault(const AzureKeyVaultKekOptions& options,
   };
   absl::StatusOr<HttpResponse> sent = SendToAzureApi(
       *options.credentials, cloud.scope, *options.transport, options.retry,
-      StrCat(kService, " ", operation), /*idempotent=*/true, build);
+      StrCat(ServiceName(cloud.managed_hsm), " ", operation),
+      /*idempotent=*/true, build);
   if (!sent.ok()) {
-    return absl::Status(
-        sent.status().code(),
-        StrCat(kService, " ", operation, ": ", sent.status().message()));
+    return absl::Status(sent.status().code(),
+                        StrCat(ServiceName(cloud.managed_hsm), " ", operation,
+                               ": ", sent.status().message()));
   }
   if (sent->status != 200) {
     return ErrorFromResponse(*sent, operation, cloud.managed_hsm, key_id);
@@ -214,7 +232,7 @@ absl::StatusOr<SecretJson> CallKeyVault(const AzureKeyVaultKekOptions& options,
   SecretJson reply = ParseSecretJson(sent->BodyText());
   if (!reply.is_object()) {
     return absl::UnavailableError(
-        StrCat(kService, " ", operation,
+        StrCat(ServiceName(cloud.managed_hsm), " ", operation,
                " returned a reply that is not a JSON object; check the "
                "endpoint ",
                UrlOrigin(options.endpoint)));
@@ -327,6 +345,10 @@ absl::Status AzureKeyVaultKekProvider::Check() {
   }
 
   absl::MutexLock lock(&mu_);
+  if (version != version_) {
+    spdlog::info("Azure key {}: new DEKs are wrapped with version {} ({})",
+                 key_id_, version, algorithm);
+  }
   version_ = version;
   algorithm_ = algorithm;
   return absl::OkStatus();
@@ -379,8 +401,7 @@ absl::StatusOr<SecretBytes> AzureKeyVaultKekProvider::Unwrap(
   absl::StatusOr<SecretJson> reply =
       CallKeyVault(options_, cloud_, key_id_, "unwrapkey", path, &request);
   if (!reply.ok()) {
-    if (reply.status().code() == absl::StatusCode::kFailedPrecondition ||
-        reply.status().code() == absl::StatusCode::kPermissionDenied) {
+    if (reply.status().code() == absl::StatusCode::kFailedPrecondition) {
       return absl::Status(
           reply.status().code(),
           StrCat(reply.status().message(), "; the blob was wrapped by version ",

@@ -76,7 +76,8 @@ std::string_view HintFor(absl::StatusCode code) {
 }
 
 AzureError ErrorFromResponse(const HttpResponse& response,
-                             std::string_view operation) {
+                             std::string_view operation,
+                             bool shared_key = false) {
   ProviderError error;
   error.service = std::string(kService);
   error.operation = std::string(operation);
@@ -106,7 +107,13 @@ AzureError ErrorFromResponse(const HttpResponse& response,
     code = absl::StatusCode::kUnavailable;
   }
   const absl::Status status = ProviderErrorToStatus(error, code);
-  std::string message = StrCat(status.message(), HintFor(status.code()));
+  std::string message =
+      shared_key && (error.code == "AuthenticationFailed" ||
+                     error.code == "AuthorizationFailure")
+          ? StrCat(status.message(),
+                   "; check sharedKey, the account's key (az storage account "
+                   "keys list), and the machine clock")
+          : StrCat(status.message(), HintFor(status.code()));
   if (error.code == "ContainerNotFound") {
     message = StrCat(message, "; the container may have been deleted");
   }
@@ -163,7 +170,8 @@ class BlobClient {
                                return request;
                              }));
       if (response.status != 200) {
-        AzureError error = ErrorFromResponse(response, "Get Blob");
+        AzureError error = ErrorFromResponse(response, "Get Blob",
+                                             !options_.shared_key.empty());
         if (response.status == 404 && error.code == "BlobNotFound") {
           return std::optional<std::string>();
         }
@@ -224,7 +232,8 @@ class BlobClient {
     if (sent->status == 201) {
       return {Outcome::kWritten, absl::OkStatus()};
     }
-    AzureError error = ErrorFromResponse(*sent, "Put Blob");
+    AzureError error =
+        ErrorFromResponse(*sent, "Put Blob", !options_.shared_key.empty());
     if ((sent->status == 409 && error.code == "BlobAlreadyExists") ||
         sent->status == 412) {
       return {Outcome::kExists, absl::OkStatus()};
@@ -261,11 +270,17 @@ absl::Status EnsureContainer(const BlobClient& client,
         options.container, options.account);
     return absl::OkStatus();
   }
-  AzureError error = ErrorFromResponse(response, "Create Container");
+  AzureError error = ErrorFromResponse(response, "Create Container",
+                                       !options.shared_key.empty());
   if (error.code == "ContainerAlreadyExists") {
     return absl::OkStatus();
   }
-  if (response.status == 403 && error.code != "AuthenticationFailed") {
+  // With an account key, a 403 means a wrong key (Azurite reports that as
+  // AuthorizationFailure), never a missing role.
+  const bool key_rejected =
+      !options.shared_key.empty() && error.code == "AuthorizationFailure";
+  if (response.status == 403 && error.code != "AuthenticationFailed" &&
+      !key_rejected) {
     // Without containers/write the container cannot be created, but it may
     // exist. The probe that follows shows whether it does.
     spdlog::warn("{}; assuming the container exists",

@@ -209,6 +209,27 @@ TEST_F(AzureTest, ManagedIdentityWhenNoSecretIsGiven) {
   EXPECT_EQ(calls.back().resource, "https://vault.azure.net");
 }
 
+TEST_F(AzureTest, UriClientIdSelectsTheManagedIdentity) {
+  AzureCredentialOptions options;
+  options.client_id = fake_->managed_identity_client_id();
+  options.transport = transport_.get();
+  const std::string imds = fake_->imds_endpoint();
+  options.getenv = [imds](std::string_view name) -> std::optional<std::string> {
+    if (name == "AZURE_POD_IDENTITY_AUTHORITY_HOST") {
+      return imds;
+    }
+    if (name == "AZURE_CLIENT_ID") {
+      return std::string("00000000-0000-0000-0000-000000000000");
+    }
+    return std::nullopt;
+  };
+  auto credential = ::dekms::internal::NewAzureCredential(std::move(options));
+  ASSERT_THAT(credential.status(), IsOk());
+  EXPECT_THAT((*credential)->Describe(),
+              HasSubstr(fake_->managed_identity_client_id()));
+  EXPECT_THAT((*credential)->GetToken(kVaultScope).status(), IsOk());
+}
+
 TEST_F(AzureTest, ManagedIdentityRetriesWhileTheServiceUpdates) {
   ASSERT_THAT(
       fake_->QueueFault(AzureFault::Status(AzureFault::Operation::kImds, 410)),
@@ -277,8 +298,10 @@ TEST_F(AzureTest, KeyVaultRotationNeverBreaksOldBlobs) {
               IsOk());
   EXPECT_THAT(
       kek->Unwrap(old_blob->ciphertext, old_blob->key_version, {}).status(),
-      StatusIs(absl::StatusCode::kPermissionDenied,
-               HasSubstr("wrapped by version " + old_blob->key_version)));
+      StatusIs(
+          absl::StatusCode::kFailedPrecondition,
+          AllOf(HasSubstr("KeyDisabled"), HasSubstr("enable the key"),
+                HasSubstr("wrapped by version " + old_blob->key_version))));
   EXPECT_THAT(
       kek->Unwrap(new_blob->ciphertext, new_blob->key_version, {}).status(),
       IsOk());
@@ -325,8 +348,10 @@ TEST_F(AzureTest, KeyVaultCheckFailsClearlyForUnusableKeys) {
   disabled.name = "disabled";
   disabled.enabled = false;
   CreateKey(disabled);
-  EXPECT_THAT(AzureKeyVaultKekProvider::Create(KekOptions("disabled")).status(),
-              Not(IsOk()));
+  EXPECT_THAT(
+      AzureKeyVaultKekProvider::Create(KekOptions("disabled")).status(),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               AllOf(HasSubstr("KeyDisabled"), HasSubstr("enable the key"))));
 }
 
 TEST_F(AzureTest, ManagedHsmWrapsWithAesKeyWrap) {

@@ -328,8 +328,16 @@ absl::StatusOr<std::unique_ptr<AzureTokenCredential>> NewAzureCredential(
   }
   DEKMS_RETURN_IF_ERROR(
       ValidateBaseUrl(imds, "AZURE_POD_IDENTITY_AUTHORITY_HOST"));
-  if (client.has_value()) {
-    DEKMS_RETURN_IF_ERROR(ValidateId(*client, "AZURE_CLIENT_ID"));
+  // A clientID in the URI without a secret names a user-assigned managed
+  // identity, and wins over AZURE_CLIENT_ID.
+  std::optional<std::string> identity = client;
+  std::string_view identity_source = "AZURE_CLIENT_ID";
+  if (!options.client_id.empty()) {
+    identity = options.client_id;
+    identity_source = "clientID";
+  }
+  if (identity.has_value()) {
+    DEKMS_RETURN_IF_ERROR(ValidateId(*identity, identity_source));
   }
   // The metadata service replies quickly or not at all. Off Azure, a short
   // deadline turns a hang into a clear error.
@@ -340,11 +348,15 @@ absl::StatusOr<std::unique_ptr<AzureTokenCredential>> NewAzureCredential(
       std::min(options.retry.total_timeout, absl::Seconds(15));
   return std::unique_ptr<AzureTokenCredential>(
       std::make_unique<ManagedIdentityCredential>(
-          imds, client.value_or(""),
-          "No client secret was configured (tenantID, clientID and "
-          "clientSecret in the URI, or AZURE_CLIENT_SECRET), so dekms asked "
-          "the instance metadata service for a managed identity, which works "
-          "only on Azure VMs and AKS; elsewhere set a client secret",
+          imds, identity.value_or(""),
+          StrCat("No client secret was configured (tenantID, clientID and "
+                 "clientSecret in the URI, or AZURE_CLIENT_SECRET), so dekms "
+                 "asked the instance metadata service for a managed identity",
+                 identity.has_value()
+                     ? StrCat(" with the client ID from ", identity_source)
+                     : std::string(),
+                 ". That works only on Azure VMs and AKS, for an identity "
+                 "assigned to them; elsewhere set a client secret"),
           options));
 }
 

@@ -48,7 +48,8 @@ class AzureTokenCredential {
 };
 
 struct AzureCredentialOptions {
-  // From the URI; all empty means discovery.
+  // From the URI. Without a secret they select nothing but, for
+  // `client_id`, a user-assigned managed identity.
   std::string tenant_id;
   std::string client_id;
   SecretBytes client_secret;
@@ -71,7 +72,8 @@ struct AzureCredentialOptions {
 //      and AZURE_CLIENT_ID, the file's token sent as a client assertion and
 //      read again for every token;
 //   4. managed identity from the instance metadata service, for the
-//      user-assigned identity AZURE_CLIENT_ID when set.
+//      user-assigned identity whose client ID is `client_id` (from the
+//      URI) or AZURE_CLIENT_ID, when one is set.
 // Tokens for 1 to 3 come from AZURE_AUTHORITY_HOST, or
 // `default_authority`, at /<tenant>/oauth2/v2.0/token.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<AzureTokenCredential>>
