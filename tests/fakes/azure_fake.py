@@ -17,30 +17,52 @@ data plane has its own port, because a client with an endpoint override
 sends the override's Host header. The process needs the standard library and the
 `cryptography` package, and exits with code 3 when that package is missing.
 
-Secrets are recognisable, so tests can check that none reaches a log: every
+Secrets are recognisable, so tests can check that none reaches a log. Every
 access token is a JWT-shaped string whose third part starts with
-"FakeAzureToken", and every client secret starts with "FakeAzureSecret".
-The log on stderr and the request list name operations, keys, versions,
+"FakeAzureToken". Every generated federated token is one whose third part
+starts with "FakeFederatedToken". Every client secret starts with
+"FakeAzureSecret". The log on stderr and the request list name operations, keys, versions,
 algorithms and statuses, never tokens, secrets, keys or wrapped data.
 
-Entra ID v2 token endpoint (client credentials with a secret):
+Entra ID v2 token endpoint (client credentials with a client secret or with
+a federated token as the client assertion, as AKS workload identity sends):
   POST /<tenant>/oauth2/v2.0/token, Content-Type
   application/x-www-form-urlencoded, with grant_type=client_credentials,
-  client_id, client_secret and scope. scope is one of
+  client_id, scope and either client_secret or
+  client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+  with client_assertion=<federated token>. scope is one of
   https://vault.azure.net/.default, https://managedhsm.azure.net/.default or
-  https://storage.azure.com/.default. Success: 200 {"token_type": "Bearer",
-  "expires_in", "ext_expires_in" (numbers), "access_token"}. Errors: 400 or
-  401 {"error", "error_description" ("AADSTS<n>: ..."), "error_codes": [n],
-  "timestamp", "trace_id", "correlation_id", "error_uri"}:
+  https://storage.azure.com/.default. A client assertion is accepted when it
+  equals, byte for byte, the current federated token of that tenant and
+  client (see federated-credentials below) and that token's exp has not
+  passed. Success: 200 {"token_type": "Bearer", "expires_in",
+  "ext_expires_in" (numbers), "access_token"}. Errors: 400 or 401 {"error",
+  "error_description" ("AADSTS<n>: ..."), "error_codes": [n], "timestamp",
+  "trace_id", "correlation_id", "error_uri"}:
     400 invalid_request        unknown tenant (90002), a missing parameter
-                               (900144), GET (900561), a repeated parameter
+                               (900144, also for a client_assertion without
+                               client_assertion_type), GET (900561), a
+                               repeated parameter (90015), both
+                               client_secret and client_assertion
+                               (9002313), another client_assertion_type
+                               (90011)
     400 unsupported_grant_type another grant_type (70003)
     400 unauthorized_client    unknown client_id in the tenant (700016)
-    401 invalid_client         no client_secret (7000218) or a wrong one
-                               (7000215)
+    401 invalid_client         no client_secret or client_assertion
+                               (7000218), a wrong client_secret (7000215),
+                               a client_assertion that is not the client's
+                               current federated token (70021, "No matching
+                               federated identity record found ..."), or
+                               one whose exp has passed (700024, "Client
+                               assertion is not within its valid time
+                               range. ...")
     400 invalid_scope          scope without /.default (1002012) or with
                                more than one value (70011)
     400 invalid_resource       an unknown resource (500011)
+  Real Entra ID validates the assertion's signature, issuer, subject and
+  audience against the app's federated identity credential. This fake only
+  compares the whole token, so a token replaced by rotate-federated-token
+  fails with 70021 even before its exp.
 
 IMDS managed identity token endpoint:
   GET /metadata/identity/oauth2/token?api-version=2018-02-01&resource=<res>
@@ -96,6 +118,31 @@ authentication, not logged as requests):
   POST   deny           {"name", "deny"}
   POST   clients        {"tenant_id", "client_id", "client_secret"}:
                         register an app registration
+  POST   federated-credentials
+                        {"tenant_id"?, "client_id"? (both default to the
+                        default app registration), "issuer"?, "subject"?,
+                        "audience"?, "lifetime"? (seconds, default 3600;
+                        zero or less makes a token that is already
+                        expired), "token"? (a token to accept in place of
+                        a generated one), "expires_on"? (Unix seconds for
+                        a given token; default its exp claim, else now +
+                        lifetime)}: give the app a federated identity
+                        credential and make the token its current one,
+                        replacing any earlier token. A new tenant_id and
+                        client_id pair becomes an app registration without
+                        a client secret. Returns {"tenant_id",
+                        "client_id", "token", "expires_on"}. A generated
+                        token is a JWT-shaped string with claims iss
+                        (default https://oidc.example.test/), sub (default
+                        system:serviceaccount:dekms-test:dekms), aud
+                        (default ["api://AzureADTokenExchange"]), iat, nbf
+                        and exp, like a Kubernetes service account token.
+  POST   rotate-federated-token
+                        {"tenant_id"?, "client_id"?, "lifetime"?,
+                        "token"?, "expires_on"?}: replace the current
+                        federated token of an app that has one, keeping
+                        its issuer, subject and audience. The old token
+                        stops working at once. Returns the same fields.
   POST   faults         {"operation" (token, imds, get, wrap, unwrap),
                         "status", "count"?, "retry_after"?, "code"?,
                         "message"?}
@@ -103,9 +150,15 @@ authentication, not logged as requests):
   POST   config         {"token_lifetime"?, "api_versions"?}
   POST   issue-token    {"resource"}: returns {"access_token", "expires_in"}
   POST   expire-tokens  expire every token issued so far
-  GET    requests       {"requests": [...]}, one entry per request
+  GET    requests       {"requests": [...]}, one entry per request. Token
+                        endpoint entries have "credential": "secret",
+                        "assertion", "both" or null (neither, or the
+                        request failed before the credential was read),
+                        never the credential itself
   DELETE requests       clear that list
-  GET    state          counters, keys and versions, without key material
+  GET    state          counters, keys and versions, and the federated
+                        credentials' claims and expiry, without key
+                        material or tokens
 
 A fault fails the next `count` requests of its operation that pass
 authentication and the api-version check, without doing the operation.
@@ -116,7 +169,13 @@ where known. The statuses chosen where the documentation is silent are:
 403 KeyDisabled for every operation on a disabled version (including get
 and wrap), 400 BadParameter for a value that does not unwrap, 415 for a
 body that is not JSON, 401 with fake-specific messages for unknown and
-expired tokens, and strict base64url (no '+' or '/') for input values.
+expired tokens, and strict base64url (no '+' or '/') for input values. On
+the token endpoint, 70021 and 700024 come as 401 invalid_client, because
+real responses with 700024 have, while real responses with 70021 have come
+both as 400 invalid_request and as 401 invalid_client. The codes for both
+client credentials in one request (9002313, Entra ID's code for a malformed
+request) and for another client_assertion_type (90011) are this fake's
+choices.
 """
 
 import argparse
@@ -178,6 +237,14 @@ BASE64URL_RE = re.compile(r"^[A-Za-z0-9_-]*={0,2}$")
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
 TOKEN_MARKER = "FakeAzureToken"
 SECRET_PREFIX = "FakeAzureSecret"
+FEDERATED_TOKEN_MARKER = "FakeFederatedToken"
+JWT_BEARER_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DEFAULT_FEDERATED_ISSUER = "https://oidc.example.test/"
+DEFAULT_FEDERATED_SUBJECT = "system:serviceaccount:dekms-test:dekms"
+DEFAULT_FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+DEFAULT_FEDERATED_LIFETIME = 3600
+# 9999-12-31T23:59:59Z.
+MAX_UNIX_SECONDS = 253402300799
 
 KEY_TYPES = {
     "vault": {"RSA", "RSA-HSM"},
@@ -314,7 +381,22 @@ class Client:
     def __init__(self, tenant_id, client_id, client_secret):
         self.tenant_id = tenant_id
         self.client_id = client_id
+        # None for an app that has only a federated credential.
         self.client_secret = client_secret
+
+
+class FederatedCredential:
+    """The federated identity credential of one app and the one federated
+    token that the token endpoint currently accepts for it."""
+
+    def __init__(self, issuer, subject, audience):
+        self.issuer = issuer
+        self.subject = subject
+        self.audience = audience
+        self.token = None
+        # Unix seconds after which the token fails with AADSTS700024.
+        self.expires_on = 0
+        self.rotations = 0
 
 
 class Fake:
@@ -327,8 +409,12 @@ class Fake:
         self.api_versions = list(DEFAULT_API_VERSIONS)
 
         self.default_tenant = str(uuid.uuid4())
+        # The client_id of the app registration that main() creates.
+        self.default_client_id = None
         # (tenant_id, client_id) -> Client
         self.clients = {}
+        # (tenant_id, client_id) -> FederatedCredential
+        self.federated_credentials = {}
         self.tenants = set()
         self.managed_identity = {
             "client_id": str(uuid.uuid4()),
@@ -359,6 +445,17 @@ class Fake:
         self.clients[(tenant_id, client_id)] = Client(
             tenant_id, client_id, client_secret
         )
+
+    def set_federated_token(self, tenant_id, client_id, credential, token,
+                            expires_on):
+        """Make `token` the only federated token accepted for the app."""
+        if (tenant_id, client_id) not in self.clients:
+            self.register_client(tenant_id, client_id, None)
+        if credential.token is not None:
+            credential.rotations += 1
+        credential.token = token
+        credential.expires_on = expires_on
+        self.federated_credentials[(tenant_id, client_id)] = credential
 
     def issue_token(self, audience, tenant_id, app_id):
         """Return a new access token for `audience` and its lifetime."""
@@ -443,6 +540,84 @@ def missing_parameter(name):
         900144,
         f"The request body must contain the following parameter: '{name}'.",
     )
+
+
+def check_client_assertion(tenant, client_id, form, assertion):
+    """Accept `assertion` if it is the app's current, unexpired federated
+    token, or raise EntraError."""
+    assertion_type = form.get("client_assertion_type")
+    if not assertion_type:
+        raise missing_parameter("client_assertion_type")
+    if assertion_type != JWT_BEARER_ASSERTION_TYPE:
+        raise EntraError(
+            400,
+            "invalid_request",
+            90011,
+            f"Unexpected client assertion type '{assertion_type[:100]}'. The "
+            f"only supported type is '{JWT_BEARER_ASSERTION_TYPE}'.",
+        )
+
+    now = int(time.time())
+    with FAKE.lock:
+        credential = FAKE.federated_credentials.get((tenant, client_id))
+        current = credential.token if credential else None
+        expires_on = credential.expires_on if credential else 0
+    if current is None or not secrets.compare_digest(
+        assertion.encode("utf-8"), current.encode("utf-8")
+    ):
+        # Real responses name the claims of the presented assertion. They
+        # are no secret, unlike the signature part of the token.
+        claims = jwt_claims(assertion)
+        raise EntraError(
+            401,
+            "invalid_client",
+            70021,
+            "No matching federated identity record found for presented "
+            f"assertion. Assertion Issuer: '{claims.get('iss', '')}'. "
+            f"Assertion Subject: '{claims.get('sub', '')}'. Assertion "
+            f"Audience: '{claims.get('aud', '')}'.",
+        )
+    if now >= expires_on:
+        raise EntraError(
+            401,
+            "invalid_client",
+            700024,
+            "Client assertion is not within its valid time range. Current "
+            f"time: {iso_time(now)}, expiry time of assertion "
+            f"{iso_time(expires_on)}.",
+        )
+
+
+def jwt_payload(token):
+    """Return the decoded claims of a JWT-shaped token, or {} when its
+    middle part is not a base64url JSON object. Checks no signature."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(b64url_decode(parts[1]))
+    except (ValueError, RecursionError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def jwt_claims(token):
+    """Return the string claims iss, sub and aud of a JWT-shaped token,
+    each cut to 200 characters, or fewer when the token does not decode."""
+    claims = jwt_payload(token)
+    result = {}
+    for name in ("iss", "sub", "aud"):
+        value = claims.get(name)
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            value = value[0]
+        if isinstance(value, str):
+            result[name] = value[:200]
+    return result
+
+
+def iso_time(unix_seconds):
+    moment = datetime.datetime.fromtimestamp(unix_seconds, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ImdsError(Exception):
@@ -733,6 +908,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "tenant": tenant[:100],
             "client_id": None,
             "scope": None,
+            "credential": None,
             "fault": None,
         }
         no_cache = [("Cache-Control", "no-store, no-cache"), ("Pragma", "no-cache")]
@@ -744,9 +920,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["error_code"] = error.code
             self.record(entry)
             LOG.info(
-                "entra token %s %s -> %d %s AADSTS%d",
+                "entra token %s %s credential %s -> %d %s AADSTS%d",
                 entry["tenant"],
                 entry["client_id"] or "-",
+                entry["credential"] or "-",
                 error.status,
                 error.error,
                 error.code,
@@ -756,9 +933,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry["status"] = 200
         self.record(entry)
         LOG.info(
-            "entra token %s %s scope %s -> 200",
+            "entra token %s %s credential %s scope %s -> 200",
             entry["tenant"],
             entry["client_id"],
+            entry["credential"],
             entry["scope"],
         )
         self.reply_json(200, response, no_cache)
@@ -826,36 +1004,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "has not been installed by the administrator of the tenant.",
             )
 
-        if "client_assertion" in form:
-            # NOTE: Entra ID accepts certificate and federated assertions
-            # here; this fake checks client secrets only.
-            raise EntraError(
-                400,
-                "invalid_request",
-                900144,
-                "azure_fake supports only client_secret credentials.",
-            )
-
-        secret = form.get("client_secret")
-        if not secret:
-            raise EntraError(
-                401,
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: "
-                "'client_assertion' or 'client_secret'.",
-            )
-        if not secrets.compare_digest(
-            secret.encode("utf-8"), client.client_secret.encode("utf-8")
-        ):
-            raise EntraError(
-                401,
-                "invalid_client",
-                7000215,
-                "Invalid client secret provided. Ensure the secret being sent in "
-                "the request is the client secret value, not the client secret "
-                f"ID, for a secret added to app '{client_id}'.",
-            )
+        self.check_client_credential(tenant, client, form, entry)
 
         scope = form.get("scope")
         if not scope:
@@ -874,6 +1023,48 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "ext_expires_in": lifetime,
             "access_token": token,
         }
+
+    @staticmethod
+    def check_client_credential(tenant, client, form, entry):
+        """Check the client secret or client assertion of a token request
+        and set entry["credential"]. Raise EntraError when it fails."""
+        secret = form.get("client_secret")
+        assertion = form.get("client_assertion")
+        if secret and assertion:
+            entry["credential"] = "both"
+            raise EntraError(
+                400,
+                "invalid_request",
+                9002313,
+                "Invalid request. The request contains both 'client_secret' "
+                "and 'client_assertion'; send only one client credential.",
+            )
+        if assertion:
+            entry["credential"] = "assertion"
+            check_client_assertion(tenant, client.client_id, form, assertion)
+            return
+        if not secret:
+            raise EntraError(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: "
+                "'client_assertion' or 'client_secret'.",
+            )
+        entry["credential"] = "secret"
+        # An app registered with only a federated credential has no secret,
+        # so every secret is wrong for it.
+        if client.client_secret is None or not secrets.compare_digest(
+            secret.encode("utf-8"), client.client_secret.encode("utf-8")
+        ):
+            raise EntraError(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in "
+                "the request is the client secret value, not the client secret "
+                f"ID, for a secret added to app '{client.client_id}'.",
+            )
 
     @staticmethod
     def scope_audience(scope):
@@ -1543,6 +1734,136 @@ def control_register_client(document):
     return {"tenant_id": tenant_id, "client_id": client_id}
 
 
+def app_of(document):
+    """Return the (tenant_id, client_id) that a control request names, by
+    default the default app registration's."""
+    if "tenant_id" not in document and "client_id" not in document:
+        return FAKE.default_tenant, FAKE.default_client_id
+    if "tenant_id" not in document or "client_id" not in document:
+        raise ValueError("give both tenant_id and client_id, or neither")
+    return require_string(document, "tenant_id"), require_string(document, "client_id")
+
+
+def federated_token_for(document, credential):
+    """Return (token, expires_on) for a federated-credentials or
+    rotate-federated-token request: the given token, or a new one."""
+    now = int(time.time())
+    lifetime = document.get("lifetime", DEFAULT_FEDERATED_LIFETIME)
+    if not isinstance(lifetime, int) or isinstance(lifetime, bool):
+        raise ValueError("lifetime must be an integer number of seconds")
+    expires_on = document.get("expires_on")
+    if expires_on is not None and (
+        not isinstance(expires_on, int) or isinstance(expires_on, bool)
+    ):
+        raise ValueError("expires_on must be an integer (Unix seconds)")
+
+    if "token" in document:
+        token = require_string(document, "token")
+        # A JWT holds no whitespace, and dekms strips trailing whitespace
+        # from the token file, so a token with whitespace could never match.
+        if any(character.isspace() or ord(character) < 0x20 for character in token):
+            raise ValueError("token must not contain whitespace or control characters")
+        if expires_on is None:
+            expires_on = jwt_expiry(token)
+        if expires_on is None:
+            expires_on = now + lifetime
+        check_expiry(expires_on)
+        return token, expires_on
+    if expires_on is not None:
+        raise ValueError("expires_on is only for a given token; use lifetime")
+
+    expires_on = now + lifetime
+    check_expiry(expires_on)
+    header = {"alg": "RS256", "kid": "dekms-azure-fake-oidc"}
+    claims = {
+        "aud": [credential.audience],
+        "exp": expires_on,
+        "iat": now,
+        "iss": credential.issuer,
+        "nbf": now,
+        "sub": credential.subject,
+    }
+    token = ".".join(
+        [
+            b64url_encode(json.dumps(header).encode()),
+            b64url_encode(json.dumps(claims).encode()),
+            FEDERATED_TOKEN_MARKER + secrets.token_urlsafe(32),
+        ]
+    )
+    return token, expires_on
+
+
+def check_expiry(expires_on):
+    # Error messages print the expiry as a date, which must be in years 1970
+    # to 9999.
+    if not 0 <= expires_on <= MAX_UNIX_SECONDS:
+        raise ValueError(
+            f"the token would expire at {expires_on}, which is not between 0 and "
+            f"{MAX_UNIX_SECONDS} Unix seconds"
+        )
+
+
+def jwt_expiry(token):
+    """Return the integer exp claim of a JWT-shaped token, or None."""
+    expiry = jwt_payload(token).get("exp")
+    if isinstance(expiry, int) and not isinstance(expiry, bool):
+        return expiry
+    return None
+
+
+def federated_result(tenant_id, client_id, credential):
+    return {
+        "tenant_id": tenant_id,
+        "client_id": client_id,
+        "token": credential.token,
+        "expires_on": credential.expires_on,
+    }
+
+
+def control_register_federated_credential(document):
+    tenant_id, client_id = app_of(document)
+    for field in ("issuer", "subject", "audience"):
+        if field in document:
+            require_string(document, field)
+    credential = FederatedCredential(
+        document.get("issuer", DEFAULT_FEDERATED_ISSUER),
+        document.get("subject", DEFAULT_FEDERATED_SUBJECT),
+        document.get("audience", DEFAULT_FEDERATED_AUDIENCE),
+    )
+    token, expires_on = federated_token_for(document, credential)
+    FAKE.set_federated_token(tenant_id, client_id, credential, token, expires_on)
+    LOG.info(
+        "control: registered a federated credential for client %s in tenant %s "
+        "(subject %s, expires_on %d)",
+        client_id,
+        tenant_id,
+        credential.subject,
+        expires_on,
+    )
+    return federated_result(tenant_id, client_id, credential)
+
+
+def control_rotate_federated_token(document):
+    tenant_id, client_id = app_of(document)
+    credential = FAKE.federated_credentials.get((tenant_id, client_id))
+    if credential is None:
+        raise ValueError(
+            f"client {client_id} in tenant {tenant_id} has no federated credential; "
+            "POST federated-credentials first"
+        )
+    token, expires_on = federated_token_for(document, credential)
+    FAKE.set_federated_token(tenant_id, client_id, credential, token, expires_on)
+    LOG.info(
+        "control: rotated the federated token of client %s in tenant %s "
+        "(rotation %d, expires_on %d)",
+        client_id,
+        tenant_id,
+        credential.rotations,
+        expires_on,
+    )
+    return federated_result(tenant_id, client_id, credential)
+
+
 def control_queue_fault(document):
     operation = choice(document, "operation", FAULT_OPERATIONS, None)
     status = document.get("status")
@@ -1631,6 +1952,18 @@ def control_state(document):
         "faults_pending": sum(fault["remaining"] for fault in FAKE.faults),
         "keys": keys,
         "managed_identity": dict(FAKE.managed_identity),
+        "federated_credentials": [
+            {
+                "tenant_id": tenant_id,
+                "client_id": client_id,
+                "issuer": credential.issuer,
+                "subject": credential.subject,
+                "audience": credential.audience,
+                "expires_on": credential.expires_on,
+                "rotations": credential.rotations,
+            }
+            for (tenant_id, client_id), credential in FAKE.federated_credentials.items()
+        ],
     }
 
 
@@ -1642,6 +1975,8 @@ CONTROL_ACTIONS = {
     ("POST", "version-state"): control_version_state,
     ("POST", "deny"): control_deny,
     ("POST", "clients"): control_register_client,
+    ("POST", "federated-credentials"): control_register_federated_credential,
+    ("POST", "rotate-federated-token"): control_rotate_federated_token,
     ("POST", "faults"): control_queue_fault,
     ("DELETE", "faults"): control_clear_faults,
     ("POST", "config"): control_config,
@@ -1729,9 +2064,10 @@ def main():
         tls_context.load_cert_chain(cert_path, key_path)
 
     FAKE = Fake(args.token_lifetime)
+    FAKE.default_client_id = str(uuid.uuid4())
     FAKE.register_client(
         FAKE.default_tenant,
-        str(uuid.uuid4()),
+        FAKE.default_client_id,
         # '+', '/' and '=' make a form body without percent-encoding fail.
         f"{SECRET_PREFIX}+{secrets.token_hex(12)}/=",
     )

@@ -45,6 +45,7 @@ STORAGE = "https://storage.azure.com"
 IMDS_PATH = "/metadata/identity/oauth2/token"
 VERSION_RE = re.compile(r"^[0-9a-f]{32}$")
 API = "api-version=7.5"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # RFC 3394 section 4.6: a 256-bit key wrapped with a 256-bit KEK.
 RFC3394_KEK = bytes(range(32))
@@ -247,6 +248,18 @@ class FakeProcess:
             body,
             {"Content-Type": content_type or "application/x-www-form-urlencoded"},
         )
+
+    def client_assertion(self, requested_scope, assertion, **overrides):
+        """Request a token with a federated token as the client assertion,
+        as AKS workload identity does. Keyword arguments work as for
+        client_credentials()."""
+        fields = {
+            "client_secret": None,
+            "client_assertion_type": JWT_BEARER,
+            "client_assertion": assertion,
+        }
+        fields.update(overrides)
+        return self.client_credentials(requested_scope, **fields)
 
     def client_credentials(self, requested_scope, **overrides):
         """Request a token; keyword arguments replace form fields, and None
@@ -506,6 +519,238 @@ class EntraTokenTest(AzureFakeTestCase):
         self.assertEqual(unavailable[0], 503, unavailable[2])
         self.assertIsNone(unavailable[1]["Retry-After"])
         self.assertEqual(served[0], 200, served[2])
+
+
+# -- Entra ID client assertions (workload identity) ---------------------------
+
+
+def jwt_claims(token):
+    _, claims, _ = token.split(".")
+    return json.loads(unb64url(claims))
+
+
+class FederatedCredentialTest(AzureFakeTestCase):
+    def register(self, **options):
+        return self.fake.control("POST", "federated-credentials", options)
+
+    def test_generated_token_shape(self):
+        before = int(time.time())
+        registered = self.register(lifetime=600)
+
+        claims = jwt_claims(registered["token"])
+
+        self.assertEqual(registered["tenant_id"], self.fake.credentials["tenant_id"])
+        self.assertEqual(registered["client_id"], self.fake.credentials["client_id"])
+        self.assertEqual(claims["iss"], "https://oidc.example.test/")
+        self.assertEqual(claims["sub"], "system:serviceaccount:dekms-test:dekms")
+        self.assertEqual(claims["aud"], ["api://AzureADTokenExchange"])
+        self.assertGreaterEqual(claims["exp"], before + 600)
+        self.assertLessEqual(claims["exp"], int(time.time()) + 600)
+        self.assertEqual(registered["expires_on"], claims["exp"])
+        self.assertTrue(registered["token"].split(".")[2].startswith("FakeFederatedToken"))
+
+    def test_assertion_accepted(self):
+        token = self.register()["token"]
+
+        status, headers, body = self.fake.client_assertion(f"{VAULT}/.default", token)
+
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["token_type"], "Bearer")
+        self.assertIn("no-store", headers["Cache-Control"])
+        self.create_key("federated")
+        status, _, key = self.vault("GET", "federated", body["access_token"])
+        self.assertEqual(status, 200, key)
+
+    def test_unknown_assertion(self):
+        self.register()
+        forged = self.register(client_id="other-app",
+                               tenant_id=self.fake.credentials["tenant_id"])["token"]
+
+        response = self.fake.client_assertion(f"{VAULT}/.default", forged)
+
+        self.assert_entra_error(response, 401, "invalid_client", 70021)
+        description = response[2]["error_description"]
+        self.assertIn("No matching federated identity record found", description)
+        self.assertIn("Assertion Subject: 'system:serviceaccount:dekms-test:dekms'",
+                      description)
+
+    def test_assertion_must_match_exactly(self):
+        token = self.register()["token"]
+        for label, assertion in (("trailing newline", token + "\n"),
+                                 ("truncated", token[:-1]),
+                                 ("not a JWT", "not-a-token")):
+            with self.subTest(label):
+                response = self.fake.client_assertion(f"{VAULT}/.default", assertion)
+                self.assert_entra_error(response, 401, "invalid_client", 70021)
+
+    def test_expired_assertion(self):
+        token = self.register(lifetime=-60)["token"]
+
+        response = self.fake.client_assertion(f"{VAULT}/.default", token)
+
+        self.assert_entra_error(response, 401, "invalid_client", 700024)
+        self.assertIn("Client assertion is not within its valid time range",
+                      response[2]["error_description"])
+
+    def test_assertion_expires(self):
+        token = self.register(lifetime=1)["token"]
+        fresh = self.fake.client_assertion(f"{VAULT}/.default", token)
+        time.sleep(1.1)
+
+        expired = self.fake.client_assertion(f"{VAULT}/.default", token)
+
+        self.assertEqual(fresh[0], 200, fresh[2])
+        self.assert_entra_error(expired, 401, "invalid_client", 700024)
+
+    def test_rotated_away_assertion(self):
+        old = self.register()["token"]
+        rotated = self.fake.control("POST", "rotate-federated-token", {})
+        new = rotated["token"]
+
+        old_response = self.fake.client_assertion(f"{VAULT}/.default", old)
+        new_response = self.fake.client_assertion(f"{VAULT}/.default", new)
+
+        self.assertNotEqual(old, new)
+        self.assert_entra_error(old_response, 401, "invalid_client", 70021)
+        self.assertEqual(new_response[0], 200, new_response[2])
+        self.assertEqual(jwt_claims(new)["sub"], jwt_claims(old)["sub"])
+
+    def test_rotation_keeps_claims(self):
+        self.register(subject="system:serviceaccount:ns:sa",
+                      issuer="https://oidc.example.test/cluster-2/")
+
+        rotated = self.fake.control("POST", "rotate-federated-token", {"lifetime": 120})
+
+        claims = jwt_claims(rotated["token"])
+        self.assertEqual(claims["sub"], "system:serviceaccount:ns:sa")
+        self.assertEqual(claims["iss"], "https://oidc.example.test/cluster-2/")
+        state = self.fake.control("GET", "state")
+        (entry,) = [c for c in state["federated_credentials"]
+                    if c["client_id"] == self.fake.credentials["client_id"]]
+        self.assertEqual(entry["subject"], "system:serviceaccount:ns:sa")
+        self.assertEqual(entry["expires_on"], rotated["expires_on"])
+        self.assertEqual(entry["rotations"], 1)
+        self.assertNotIn("token", entry)
+
+    def test_both_secret_and_assertion(self):
+        token = self.register()["token"]
+
+        response = self.fake.client_assertion(
+            f"{VAULT}/.default", token,
+            client_secret=self.fake.credentials["client_secret"],
+        )
+
+        self.assert_entra_error(response, 400, "invalid_request", 9002313)
+
+    def test_wrong_assertion_type(self):
+        token = self.register()["token"]
+        cases = [
+            ("saml", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer",
+             90011),
+            ("missing", None, 900144),
+            ("empty", "", 900144),
+        ]
+        for label, assertion_type, code in cases:
+            with self.subTest(label):
+                response = self.fake.client_assertion(
+                    f"{VAULT}/.default", token, client_assertion_type=assertion_type)
+                self.assert_entra_error(response, 400, "invalid_request", code)
+
+    def test_assertion_of_other_client(self):
+        tenant = self.fake.credentials["tenant_id"]
+        token = self.register(tenant_id=tenant, client_id="wi-app-a")["token"]
+        self.register(tenant_id=tenant, client_id="wi-app-b")
+
+        response = self.fake.client_assertion(f"{VAULT}/.default", token,
+                                              client_id="wi-app-b")
+
+        self.assert_entra_error(response, 401, "invalid_client", 70021)
+
+    def test_new_app_has_no_secret(self):
+        tenant = "workload.onmicrosoft.com"
+        token = self.register(tenant_id=tenant, client_id="wi-only")["token"]
+        fields = {
+            "grant_type": "client_credentials",
+            "client_id": "wi-only",
+            "scope": f"{MANAGED_HSM}/.default",
+        }
+
+        accepted = self.fake.token_request(
+            dict(fields, client_assertion_type=JWT_BEARER, client_assertion=token),
+            tenant=tenant,
+        )
+        with_secret = self.fake.token_request(
+            dict(fields, client_secret="FakeAzureSecret-guess"), tenant=tenant)
+
+        self.assertEqual(accepted[0], 200, accepted[2])
+        self.assert_entra_error(with_secret, 401, "invalid_client", 7000215)
+
+    def test_given_token_accepted(self):
+        exp = int(time.time()) + 300
+        given_token = ".".join([b64url(b'{"alg":"none"}'),
+                          b64url(json.dumps({"exp": exp, "sub": "given"}).encode()),
+                          "FakeFederatedToken-given"])
+
+        registered = self.register(token=given_token)
+        status, _, body = self.fake.client_assertion(f"{VAULT}/.default", given_token)
+
+        self.assertEqual(registered["token"], given_token)
+        self.assertEqual(registered["expires_on"], exp)
+        self.assertEqual(status, 200, body)
+
+    def test_given_token_without_exp(self):
+        before = int(time.time())
+
+        registered = self.register(token="FakeFederatedToken-opaque", lifetime=90)
+        expired = self.register(token="FakeFederatedToken-old",
+                                expires_on=before - 10)
+        response = self.fake.client_assertion(f"{VAULT}/.default",
+                                              "FakeFederatedToken-old")
+
+        self.assertGreaterEqual(registered["expires_on"], before + 90)
+        self.assertEqual(expired["expires_on"], before - 10)
+        self.assert_entra_error(response, 401, "invalid_client", 700024)
+
+    def test_control_rejects_bad_requests(self):
+        tenant = self.fake.credentials["tenant_id"]
+        bad_registrations = [
+            {"token": "has space"},
+            {"token": "trailing\n"},
+            {"token": ""},
+            {"lifetime": "60"},
+            {"expires_on": 1},
+            {"subject": ""},
+            {"client_id": "only-client"},
+            {"tenant_id": tenant},
+            {"lifetime": 10 ** 12},
+        ]
+        for document in bad_registrations:
+            with self.subTest(document):
+                self.fake.control("POST", "federated-credentials", document,
+                                  expected_status=400)
+        self.fake.control("POST", "rotate-federated-token",
+                          {"tenant_id": tenant, "client_id": "never-registered"},
+                          expected_status=400)
+
+    def test_request_log_names_credential_kind(self):
+        token = self.register()["token"]
+        self.fake.control("DELETE", "requests")
+        self.fake.client_credentials(f"{VAULT}/.default")
+        self.fake.client_assertion(f"{VAULT}/.default", token)
+        self.fake.client_assertion(f"{VAULT}/.default", "FakeFederatedToken-unknown")
+        self.fake.client_assertion(f"{VAULT}/.default", token,
+                                   client_secret=self.fake.credentials["client_secret"])
+        self.fake.client_credentials(f"{VAULT}/.default", client_secret=None)
+
+        entries = self.fake.control("GET", "requests")["requests"]
+
+        self.assertEqual([e["credential"] for e in entries],
+                         ["secret", "assertion", "assertion", "both", None])
+        self.assertEqual([e["status"] for e in entries], [200, 200, 401, 400, 401])
+        self.assertEqual(entries[2]["error_code"], 70021)
+        log_text = json.dumps(entries) + self.fake.stderr_text()
+        self.assertNotIn(token, log_text)
+        self.assertNotIn("FakeFederatedToken", log_text)
 
 
 # -- IMDS ---------------------------------------------------------------------
@@ -1188,6 +1433,10 @@ class SecretLeakTest(AzureFakeTestCase):
         self.fake.client_credentials(
             f"{VAULT}/.default", client_secret="FakeAzureSecretX"
         )
+        federated = self.fake.control("POST", "federated-credentials", {})["token"]
+        self.fake.client_assertion(f"{VAULT}/.default", federated)
+        rotated = self.fake.control("POST", "rotate-federated-token", {})["token"]
+        self.fake.client_assertion(f"{VAULT}/.default", federated)
         time.sleep(0.2)
 
         request_list = json.dumps(self.fake.control("GET", "requests"))
@@ -1203,6 +1452,9 @@ class SecretLeakTest(AzureFakeTestCase):
             "client secret": self.fake.credentials["client_secret"],
             "secret prefix": "FakeAzureSecret",
             "private key": "PRIVATE KEY",
+            "federated token": federated,
+            "rotated federated token": rotated,
+            "federated token marker": "FakeFederatedToken",
         }
         for label, secret in secrets_sent.items():
             with self.subTest(label):

@@ -146,6 +146,7 @@ AzureRequestRecord ParseRecord(const json& entry) {
   record.tenant = StringField(entry, "tenant");
   record.client_id = StringField(entry, "client_id");
   record.scope = StringField(entry, "scope");
+  record.credential = StringField(entry, "credential");
   record.resource = StringField(entry, "resource");
   record.status = IntField(entry, "status");
   // Entra ID and IMDS errors name the error in "error", the data planes in
@@ -153,6 +154,10 @@ AzureRequestRecord ParseRecord(const json& entry) {
   record.error_code = StringField(entry, "error_code");
   if (record.role == "entra" || record.role == "imds") {
     record.error_code = StringField(entry, "error");
+  }
+  // Entra ID entries keep the AADSTS number in "error_code".
+  if (record.role == "entra") {
+    record.aadsts_code = IntField(entry, "error_code");
   }
   record.inner_error = StringField(entry, "inner_error");
   record.fault = StringField(entry, "fault");
@@ -313,6 +318,38 @@ absl::Status AzureFake::RegisterClient(std::string_view tenant_id,
                         {"client_id", std::string(client_id)},
                         {"client_secret", std::string(client_secret)}};
   return Control("POST", "clients", request.dump()).status();
+}
+
+absl::StatusOr<std::string> AzureFake::RegisterFederatedToken(
+    const AzureFederatedTokenSpec& spec) {
+  return FederatedTokenControl("federated-credentials", spec);
+}
+
+absl::StatusOr<std::string> AzureFake::RotateFederatedToken(
+    const AzureFederatedTokenSpec& spec) {
+  return FederatedTokenControl("rotate-federated-token", spec);
+}
+
+absl::StatusOr<std::string> AzureFake::FederatedTokenControl(
+    std::string_view path, const AzureFederatedTokenSpec& spec) {
+  json request = {{"lifetime", spec.lifetime_seconds}};
+  if (!spec.tenant_id.empty() || !spec.client_id.empty()) {
+    request["tenant_id"] = spec.tenant_id;
+    request["client_id"] = spec.client_id;
+  }
+  if (!spec.token.empty()) {
+    request["token"] = spec.token;
+  }
+  DEKMS_ASSIGN_OR_RETURN(const std::string body,
+                         Control("POST", path, request.dump()));
+  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, path));
+  std::string token = StringField(response, "token");
+  if (token.empty()) {
+    // The body contains no token, so it can go into the message.
+    return absl::InternalError(StrCat(
+        "azure_fake.py returned no federated token for ", path, ": ", body));
+  }
+  return token;
 }
 
 absl::Status AzureFake::SetApiVersions(

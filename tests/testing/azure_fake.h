@@ -4,7 +4,8 @@
 // A loopback fake of the Entra ID token endpoint, the Azure IMDS managed
 // identity token endpoint and the Key Vault and Managed HSM keys data plane
 // (tests/fakes/azure_fake.py), as a child process on 127.0.0.1. It checks
-// client secrets and token audiences, wraps with RSA (RSA-OAEP-256, RSA-OAEP,
+// client secrets, federated tokens sent as client assertions (AKS workload
+// identity) and token audiences, wraps with RSA (RSA-OAEP-256, RSA-OAEP,
 // RSA1_5) and AES key wrap (A128KW to A256KW, CKM_AES_KEY_WRAP,
 // CKM_AES_KEY_WRAP_PAD), returns Azure's error shapes and injects
 // faults. The module docstring of azure_fake.py describes the wire
@@ -20,6 +21,11 @@
 //   // fake->imds_endpoint(), and Key Vault requests at
 //   // fake->vault_endpoint() or Managed HSM requests at
 //   // fake->managed_hsm_endpoint().
+//
+// For workload identity, write the token that RegisterFederatedToken()
+// returns to a file, set AZURE_FEDERATED_TOKEN_FILE to it with
+// AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_AUTHORITY_HOST, and call
+// RotateFederatedToken() to make the old token fail.
 
 #include <memory>
 #include <string>
@@ -137,6 +143,13 @@ struct AzureRequestRecord {
   std::string tenant;
   std::string client_id;
   std::string scope;
+  // Entra ID: the client credential sent, "secret", "assertion" or "both",
+  // or empty when the request had neither or failed before the fake read
+  // it.
+  std::string credential;
+  // Entra ID: the AADSTS number of an error, such as 70021 for an unknown
+  // client assertion or 700024 for an expired one, or 0.
+  int aadsts_code = 0;
   // IMDS: the resource parameter.
   std::string resource;
   int status = 0;
@@ -146,6 +159,27 @@ struct AzureRequestRecord {
   std::string inner_error;
   // "status" when a queued fault failed the request, else empty.
   std::string fault;
+};
+
+// A federated token for AzureFake::RegisterFederatedToken() and
+// AzureFake::RotateFederatedToken(). The token endpoint accepts it as the
+// client assertion of its app while it is the app's current federated
+// token and its expiry has not passed.
+struct AzureFederatedTokenSpec {
+  // The app registration, or both empty for tenant_id() and client_id(). A
+  // new pair becomes an app registration without a client secret.
+  std::string tenant_id;
+  std::string client_id;
+  // Seconds from now until the token expires. Zero or less makes a token
+  // that is already expired, which fails with AADSTS700024.
+  int lifetime_seconds = 3600;
+  // The token to accept, or empty for a JWT-shaped one that the fake
+  // generates with iss https://oidc.example.test/, sub
+  // system:serviceaccount:dekms-test:dekms and aud
+  // api://AzureADTokenExchange. A given token must not contain whitespace.
+  // Its exp claim, when it has one, sets the expiry in place of
+  // lifetime_seconds.
+  std::string token;
 };
 
 struct AzureFakeCounters {
@@ -246,6 +280,16 @@ class AzureFake {
   absl::Status RegisterClient(std::string_view tenant_id,
                               std::string_view client_id,
                               std::string_view client_secret);
+  // Gives an app a federated identity credential and returns the federated
+  // token to write into the file that AZURE_FEDERATED_TOKEN_FILE names.
+  // Calling it again replaces the app's token and its credential's claims.
+  absl::StatusOr<std::string> RegisterFederatedToken(
+      const AzureFederatedTokenSpec& spec = {});
+  // Replaces the federated token of an app that RegisterFederatedToken()
+  // set up, keeping its claims, and returns the new token. The old token
+  // fails with AADSTS70021 from then on.
+  absl::StatusOr<std::string> RotateFederatedToken(
+      const AzureFederatedTokenSpec& spec = {});
   // Sets the api-version values that the data planes accept (default 7.4,
   // 7.5, 7.6 and 2025-07-01).
   absl::Status SetApiVersions(const std::vector<std::string>& versions);
@@ -267,6 +311,10 @@ class AzureFake {
   absl::StatusOr<std::string> Control(std::string_view method,
                                       std::string_view path,
                                       const std::string& body);
+  // Sends `spec` to the federated token control path `path` and returns
+  // the token from its response.
+  absl::StatusOr<std::string> FederatedTokenControl(
+      std::string_view path, const AzureFederatedTokenSpec& spec);
 
   std::unique_ptr<Subprocess> process_;
   Endpoints endpoints_;
