@@ -182,6 +182,43 @@ TEST_F(AzureTest, SecretFromTheEnvironment) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"a/b\"")));
 }
 
+TEST_F(AzureTest, WorkloadIdentityReadsTheTokenFileEachTime) {
+  auto token = fake_->RegisterFederatedToken();
+  ASSERT_THAT(token.status(), IsOk());
+  // Kubernetes writes the projected token with a trailing newline.
+  const std::string path = WriteFile("azure-token", *token + "\n");
+  // A short token lifetime is not needed: each scope fetches on its own,
+  // so the second scope shows the file being read again.
+  auto credential = Credential(false, {{"AZURE_TENANT_ID", fake_->tenant_id()},
+                                       {"AZURE_CLIENT_ID", fake_->client_id()},
+                                       {"AZURE_FEDERATED_TOKEN_FILE", path}});
+  ASSERT_THAT(credential.status(), IsOk());
+  EXPECT_THAT((*credential)->Describe(),
+              HasSubstr("workload identity of app " + fake_->client_id()));
+  ASSERT_THAT((*credential)->GetToken(kVaultScope).status(), IsOk())
+      << fake_->log_text();
+
+  auto rotated = fake_->RotateFederatedToken();
+  ASSERT_THAT(rotated.status(), IsOk());
+  WriteFile("azure-token", *rotated + "\n");
+  EXPECT_THAT(
+      (*credential)->GetToken(::dekms::internal::kAzureStorageScope).status(),
+      IsOk());
+  const std::vector<AzureRequestRecord> calls = Logged("token");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].credential, "assertion");
+  EXPECT_EQ(calls[1].credential, "assertion");
+  EXPECT_EQ(calls[1].status, 200);
+
+  // A token the file no longer matches is rejected, naming no secret.
+  WriteFile("azure-token", "not-the-token");
+  (*credential)->Invalidate(kVaultScope);
+  EXPECT_THAT((*credential)->GetToken(kVaultScope).status(),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       AllOf(HasSubstr("AADSTS70021"),
+                             HasSubstr("federated credential"))));
+}
+
 TEST_F(AzureTest, WrongSecretIsUnauthenticatedAndNotShown) {
   auto credential =
       Credential(false, {{"AZURE_TENANT_ID", fake_->tenant_id()},
