@@ -398,6 +398,13 @@ TEST_F(FakeGcsTest, ServesOnLoopback) {
   const TestHttpResponse response =
       SendTestHttpRequest("GET", gcs_->endpoint() + "/storage/v1/b", {});
   EXPECT_EQ(response.status, 200);
+  // The server writes its access log line after it has sent the response,
+  // so the line may arrive a moment later.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (gcs_->log_text().find("GET /storage/v1/b") == std::string::npos &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
   EXPECT_THAT(gcs_->log_text(), HasSubstr("GET /storage/v1/b"));
 }
 
