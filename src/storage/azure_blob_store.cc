@@ -294,22 +294,15 @@ absl::Status EnsureContainer(const BlobClient& client,
 // must be rejected.
 absl::Status ProbeConditionalWrites(const BlobClient& client,
                                     const AzureBlobStoreOptions& options) {
-  using Outcome = ConditionalWrite::Outcome;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    const ConditionalWrite write = client.Put(
-        kAzureProbeBlob, "dekms checks that this store rejects overwrites");
-    if (write.outcome == Outcome::kExists) {
-      return absl::OkStatus();
-    }
-    if (write.outcome != Outcome::kWritten) {
-      return write.status;
-    }
-  }
-  return absl::FailedPreconditionError(StrCat(
-      "the Azure Blob service at ", UrlOrigin(options.endpoint),
-      " ignores \"If-None-Match: *\" and replaced an existing blob, so two "
-      "dekms instances could replace each other's DEKs; use Azure Storage "
-      "or an emulator that honours it"));
+  return ProbeCreateOnly(
+      [&] {
+        return client.Put(kAzureProbeBlob,
+                          "dekms checks that this store rejects overwrites");
+      },
+      StrCat("the Azure Blob service at ", UrlOrigin(options.endpoint),
+             " ignores \"If-None-Match: *\" and replaced an existing blob, "
+             "so two dekms instances could replace each other's DEKs; use "
+             "Azure Storage or an emulator that honours it"));
 }
 
 }  // namespace

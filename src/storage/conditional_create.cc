@@ -81,4 +81,19 @@ absl::Status CreateSettlingUnclearWrites(
              last_unclear.message()));
 }
 
+absl::Status ProbeCreateOnly(absl::FunctionRef<ConditionalWrite()> write,
+                             std::string_view ignored_message) {
+  using Outcome = ConditionalWrite::Outcome;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const ConditionalWrite result = write();
+    if (result.outcome == Outcome::kExists) {
+      return absl::OkStatus();
+    }
+    if (result.outcome != Outcome::kWritten) {
+      return result.status;
+    }
+  }
+  return absl::FailedPreconditionError(std::string(ignored_message));
+}
+
 }  // namespace dekms::internal

@@ -45,6 +45,15 @@ struct ConditionalWrite {
     absl::FunctionRef<ConditionalWrite()> write,
     absl::FunctionRef<absl::StatusOr<std::optional<std::string>>()> read);
 
+// Proves at start-up that a store rejects a second create-only write:
+// `write` creates the probe object, twice when it is new. Returns OK once a
+// write reports kExists, the write's error when one fails, and
+// kFailedPrecondition with `ignored_message` when both writes succeed,
+// because then two writers could replace each other's DEKs.
+[[nodiscard]] absl::Status ProbeCreateOnly(
+    absl::FunctionRef<ConditionalWrite()> write,
+    std::string_view ignored_message);
+
 }  // namespace dekms::internal
 
 #endif  // DEKMS_SRC_STORAGE_CONDITIONAL_CREATE_H_

@@ -321,22 +321,15 @@ absl::Status EnsureBucket(GcsClient& client, const GcsStoreOptions& options) {
 // upload must fail with 412.
 absl::Status ProbePreconditions(GcsClient& client,
                                 const GcsStoreOptions& options) {
-  using Outcome = ConditionalWrite::Outcome;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    const ConditionalWrite write = client.Upload(
-        kGcsProbeObject, "dekms checks that this store rejects overwrites");
-    if (write.outcome == Outcome::kExists) {
-      return absl::OkStatus();
-    }
-    if (write.outcome != Outcome::kWritten) {
-      return write.status;
-    }
-  }
-  return absl::FailedPreconditionError(StrCat(
-      "the Cloud Storage server at ", UrlOrigin(options.endpoint),
-      " ignores ifGenerationMatch=0 and replaced an existing object, so two "
-      "dekms instances could replace each other's DEKs; use Cloud Storage "
-      "or an emulator that honours preconditions"));
+  return ProbeCreateOnly(
+      [&] {
+        return client.Upload(kGcsProbeObject,
+                             "dekms checks that this store rejects overwrites");
+      },
+      StrCat("the Cloud Storage server at ", UrlOrigin(options.endpoint),
+             " ignores ifGenerationMatch=0 and replaced an existing object, so "
+             "two dekms instances could replace each other's DEKs; use Cloud "
+             "Storage or an emulator that honours preconditions"));
 }
 
 }  // namespace

@@ -358,25 +358,33 @@ absl::Status EnsureBucket(const S3StoreOptions& options) {
 
 // Writes the probe object twice with `If-None-Match: *`; the second write
 // must fail with 412.
-absl::Status ProbeConditionalWrites(const S3StoreOptions& options) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    DEKMS_ASSIGN_OR_RETURN(
-        HttpResponse response,
-        PutConditional(options, kS3ProbeKey,
-                       "dekms checks that this store rejects overwrites"));
-    if (response.status == 412) {
-      return absl::OkStatus();
-    }
-    if (response.status != 200) {
-      return ErrorFromResponse(response, "PutObject").status;
-    }
+// One create-only PutObject of `blob` as `key`.
+ConditionalWrite PutOnce(const S3StoreOptions& options, std::string_view key,
+                         std::string_view blob) {
+  using Outcome = ConditionalWrite::Outcome;
+  absl::StatusOr<HttpResponse> put = PutConditional(options, key, blob);
+  if (put.ok() && put->status == 200) {
+    return {Outcome::kWritten, absl::OkStatus()};
   }
-  return absl::FailedPreconditionError(StrCat(
-      "the S3 store at ", UrlOrigin(options.endpoint),
-      " ignores \"If-None-Match: *\" and replaced an existing object, so "
-      "two dekms instances could replace each other's DEKs; use a store "
-      "that supports conditional writes (Amazon S3, or an S3-compatible "
-      "server that answers 412 Precondition Failed)"));
+  if (put.ok() && put->status == 412) {
+    return {Outcome::kExists, absl::OkStatus()};
+  }
+  const absl::Status status =
+      put.ok() ? ErrorFromResponse(*put, "PutObject").status : put.status();
+  return {IsUnclearWrite(put) ? Outcome::kUnclear : Outcome::kFailed, status};
+}
+
+absl::Status ProbeConditionalWrites(const S3StoreOptions& options) {
+  return ProbeCreateOnly(
+      [&] {
+        return PutOnce(options, kS3ProbeKey,
+                       "dekms checks that this store rejects overwrites");
+      },
+      StrCat("the S3 store at ", UrlOrigin(options.endpoint),
+             " ignores \"If-None-Match: *\" and replaced an existing object, "
+             "so two dekms instances could replace each other's DEKs; use a "
+             "store that supports conditional writes (Amazon S3, or an "
+             "S3-compatible server that answers 412 Precondition Failed)"));
 }
 
 }  // namespace
@@ -408,25 +416,11 @@ absl::StatusOr<std::string> S3Store::Get(std::string_view id) {
 
 absl::Status S3Store::Create(std::string_view id, std::string_view blob) {
   DEKMS_RETURN_IF_ERROR(ValidateS3ObjectKey(id));
-  using Outcome = ConditionalWrite::Outcome;
   return CreateSettlingUnclearWrites(
       blob, options_.retry, "S3 PutObject",
       StrCat("a blob is already stored under this ID in S3 bucket ",
              Quote(options_.bucket)),
-      [&]() -> ConditionalWrite {
-        absl::StatusOr<HttpResponse> put = PutConditional(options_, id, blob);
-        if (put.ok() && put->status == 200) {
-          return {Outcome::kWritten, absl::OkStatus()};
-        }
-        if (put.ok() && put->status == 412) {
-          return {Outcome::kExists, absl::OkStatus()};
-        }
-        const absl::Status status =
-            put.ok() ? ErrorFromResponse(*put, "PutObject").status
-                     : put.status();
-        return {IsUnclearWrite(put) ? Outcome::kUnclear : Outcome::kFailed,
-                status};
-      },
+      [&]() { return PutOnce(options_, id, blob); },
       [&]() { return ReadObject(options_, id); });
 }
 
