@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
+#include "tests/testing/json_fields.h"
 
 namespace dekms::testing {
 namespace {
@@ -90,41 +91,14 @@ std::string OperationName(AzureFault::Operation operation) {
   return "unknown";
 }
 
-// Returns the string at `key`, or "" when it is missing, null or not a
-// string.
-std::string StringField(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) {
-    return "";
-  }
-  return it->get<std::string>();
-}
-
-int IntField(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end() || !it->is_number_integer()) {
-    return 0;
-  }
-  return it->get<int>();
-}
-
-absl::StatusOr<json> ParseObject(const std::string& text,
-                                 std::string_view what) {
-  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    return absl::InternalError(
-        StrCat("azure_fake.py sent invalid JSON for ", what, ": ", text));
-  }
-  return parsed;
-}
-
 absl::StatusOr<AzureKeyVersion> ParseKeyVersion(const std::string& body,
                                                 std::string_view what) {
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, what));
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "azure_fake.py", what));
   AzureKeyVersion version;
-  version.name = StringField(response, "name");
-  version.kid = StringField(response, "kid");
-  version.version = StringField(response, "version");
+  version.name = JsonStringField(response, "name");
+  version.kid = JsonStringField(response, "kid");
+  version.version = JsonStringField(response, "version");
   if (version.kid.empty() || version.version.empty()) {
     return absl::InternalError(
         StrCat("azure_fake.py sent no kid or version for ", what, ": ", body));
@@ -134,33 +108,33 @@ absl::StatusOr<AzureKeyVersion> ParseKeyVersion(const std::string& body,
 
 AzureRequestRecord ParseRecord(const json& entry) {
   AzureRequestRecord record;
-  record.sequence = IntField(entry, "seq");
-  record.role = StringField(entry, "role");
-  record.method = StringField(entry, "method");
-  record.operation = StringField(entry, "operation");
-  record.key = StringField(entry, "key");
-  record.version = StringField(entry, "version");
-  record.alg = StringField(entry, "alg");
-  record.api_version = StringField(entry, "api_version");
-  record.authorization = StringField(entry, "authorization");
-  record.tenant = StringField(entry, "tenant");
-  record.client_id = StringField(entry, "client_id");
-  record.scope = StringField(entry, "scope");
-  record.credential = StringField(entry, "credential");
-  record.resource = StringField(entry, "resource");
-  record.status = IntField(entry, "status");
+  record.sequence = JsonIntField(entry, "seq");
+  record.role = JsonStringField(entry, "role");
+  record.method = JsonStringField(entry, "method");
+  record.operation = JsonStringField(entry, "operation");
+  record.key = JsonStringField(entry, "key");
+  record.version = JsonStringField(entry, "version");
+  record.alg = JsonStringField(entry, "alg");
+  record.api_version = JsonStringField(entry, "api_version");
+  record.authorization = JsonStringField(entry, "authorization");
+  record.tenant = JsonStringField(entry, "tenant");
+  record.client_id = JsonStringField(entry, "client_id");
+  record.scope = JsonStringField(entry, "scope");
+  record.credential = JsonStringField(entry, "credential");
+  record.resource = JsonStringField(entry, "resource");
+  record.status = JsonIntField(entry, "status");
   // Entra ID and IMDS errors name the error in "error", the data planes in
   // "error_code".
-  record.error_code = StringField(entry, "error_code");
+  record.error_code = JsonStringField(entry, "error_code");
   if (record.role == "entra" || record.role == "imds") {
-    record.error_code = StringField(entry, "error");
+    record.error_code = JsonStringField(entry, "error");
   }
   // Entra ID entries keep the AADSTS number in "error_code".
   if (record.role == "entra") {
-    record.aadsts_code = IntField(entry, "error_code");
+    record.aadsts_code = JsonIntField(entry, "error_code");
   }
-  record.inner_error = StringField(entry, "inner_error");
-  record.fault = StringField(entry, "fault");
+  record.inner_error = JsonStringField(entry, "inner_error");
+  record.fault = JsonStringField(entry, "fault");
   return record;
 }
 
@@ -173,14 +147,15 @@ absl::StatusOr<AzureFake::Identity> ReadIdentity(const std::string& path) {
   }
   std::stringstream contents;
   contents << file.rdbuf();
-  DEKMS_ASSIGN_OR_RETURN(const json document,
-                         ParseObject(contents.str(), "the credentials file"));
+  DEKMS_ASSIGN_OR_RETURN(
+      const json document,
+      ParseJsonObject(contents.str(), "azure_fake.py", "the credentials file"));
   AzureFake::Identity identity;
-  identity.tenant_id = StringField(document, "tenant_id");
-  identity.client_id = StringField(document, "client_id");
-  identity.client_secret = StringField(document, "client_secret");
+  identity.tenant_id = JsonStringField(document, "tenant_id");
+  identity.client_id = JsonStringField(document, "client_id");
+  identity.client_secret = JsonStringField(document, "client_secret");
   identity.managed_identity_client_id =
-      StringField(document, "managed_identity_client_id");
+      JsonStringField(document, "managed_identity_client_id");
   if (identity.tenant_id.empty() || identity.client_id.empty() ||
       identity.client_secret.empty()) {
     return absl::InternalError(StrCat("credentials file ", path,
@@ -342,8 +317,9 @@ absl::StatusOr<std::string> AzureFake::FederatedTokenControl(
   }
   DEKMS_ASSIGN_OR_RETURN(const std::string body,
                          Control("POST", path, request.dump()));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, path));
-  std::string token = StringField(response, "token");
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "azure_fake.py", path));
+  std::string token = JsonStringField(response, "token");
   if (token.empty()) {
     // The body contains no token, so it can go into the message.
     return absl::InternalError(StrCat(
@@ -385,8 +361,9 @@ absl::StatusOr<std::string> AzureFake::IssueAccessToken(
   const json request = {{"resource", std::string(resource)}};
   DEKMS_ASSIGN_OR_RETURN(const std::string body,
                          Control("POST", "issue-token", request.dump()));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "issue-token"));
-  std::string token = StringField(response, "access_token");
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "azure_fake.py", "issue-token"));
+  std::string token = JsonStringField(response, "access_token");
   if (token.empty()) {
     return absl::InternalError("azure_fake.py issued no access token");
   }
@@ -400,7 +377,8 @@ absl::Status AzureFake::ExpireTokens() {
 absl::StatusOr<std::vector<AzureRequestRecord>> AzureFake::Requests() {
   DEKMS_ASSIGN_OR_RETURN(const std::string body,
                          Control("GET", "requests", ""));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "requests"));
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "azure_fake.py", "requests"));
   const auto entries = response.find("requests");
   if (entries == response.end() || !entries->is_array()) {
     return absl::InternalError(
@@ -421,18 +399,19 @@ absl::Status AzureFake::ClearRequests() {
 
 absl::StatusOr<AzureFakeCounters> AzureFake::Counters() {
   DEKMS_ASSIGN_OR_RETURN(const std::string body, Control("GET", "state", ""));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "state"));
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "azure_fake.py", "state"));
   const auto counters = response.find("counters");
   if (counters == response.end() || !counters->is_object()) {
     return absl::InternalError(
         StrCat("azure_fake.py sent no counters: ", body));
   }
   AzureFakeCounters result;
-  result.requests = IntField(*counters, "requests");
-  result.entra_tokens = IntField(*counters, "entra_tokens");
-  result.imds_tokens = IntField(*counters, "imds_tokens");
-  result.control_tokens = IntField(*counters, "control_tokens");
-  result.faults_pending = IntField(response, "faults_pending");
+  result.requests = JsonIntField(*counters, "requests");
+  result.entra_tokens = JsonIntField(*counters, "entra_tokens");
+  result.imds_tokens = JsonIntField(*counters, "imds_tokens");
+  result.control_tokens = JsonIntField(*counters, "control_tokens");
+  result.faults_pending = JsonIntField(response, "faults_pending");
   return result;
 }
 

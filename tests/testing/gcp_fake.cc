@@ -14,6 +14,7 @@
 #include "nlohmann/json.hpp"
 #include "src/base/status_macros.h"
 #include "src/base/str_cat.h"
+#include "tests/testing/json_fields.h"
 
 namespace dekms::testing {
 namespace {
@@ -95,42 +96,14 @@ std::string KindName(GcpFault::Kind kind) {
   return "unknown";
 }
 
-// Returns the string at `key`, or "" when it is missing, null or not a
-// string.
-std::string StringField(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) {
-    return "";
-  }
-  return it->get<std::string>();
-}
-
-int IntField(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end() || !it->is_number_integer()) {
-    return 0;
-  }
-  return it->get<int>();
-}
-
-absl::StatusOr<json> ParseObject(const std::string& text,
-                                 std::string_view what) {
-  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    return absl::InternalError(
-        StrCat("gcp_fake.py sent invalid JSON for ", what, ": ", text));
-  }
-  return parsed;
-}
-
 GcpRequestRecord ParseRecord(const json& entry) {
   GcpRequestRecord record;
-  record.sequence = IntField(entry, "seq");
-  record.role = StringField(entry, "role");
-  record.method = StringField(entry, "method");
-  record.operation = StringField(entry, "operation");
-  record.name = StringField(entry, "name");
-  record.authorization = StringField(entry, "authorization");
+  record.sequence = JsonIntField(entry, "seq");
+  record.role = JsonStringField(entry, "role");
+  record.method = JsonStringField(entry, "method");
+  record.operation = JsonStringField(entry, "operation");
+  record.name = JsonStringField(entry, "name");
+  record.authorization = JsonStringField(entry, "authorization");
   const auto fields = entry.find("fields");
   if (fields != entry.end() && fields->is_array()) {
     for (const json& field : *fields) {
@@ -142,9 +115,9 @@ GcpRequestRecord ParseRecord(const json& entry) {
   const auto flavor = entry.find("metadata_flavor");
   record.metadata_flavor =
       flavor != entry.end() && flavor->is_boolean() && flavor->get<bool>();
-  record.status = IntField(entry, "status");
-  record.error_status = StringField(entry, "error_status");
-  record.fault = StringField(entry, "fault");
+  record.status = JsonIntField(entry, "status");
+  record.error_status = JsonStringField(entry, "error_status");
+  record.fault = JsonStringField(entry, "fault");
   return record;
 }
 
@@ -223,16 +196,18 @@ absl::StatusOr<std::string> GcpFake::CreateKey(const GcpKeySpec& spec) {
   }
   DEKMS_ASSIGN_OR_RETURN(const std::string body,
                          Control("POST", "keys", request.dump()));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "keys"));
-  return StringField(response, "name");
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "gcp_fake.py", "keys"));
+  return JsonStringField(response, "name");
 }
 
 absl::StatusOr<std::string> GcpFake::Rotate(std::string_view key_name) {
   const json request = {{"name", std::string(key_name)}};
   DEKMS_ASSIGN_OR_RETURN(const std::string body,
                          Control("POST", "rotate", request.dump()));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "rotate"));
-  return StringField(response, "primary");
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "gcp_fake.py", "rotate"));
+  return JsonStringField(response, "primary");
 }
 
 absl::Status GcpFake::SetVersionState(std::string_view version_name,
@@ -282,8 +257,9 @@ absl::Status GcpFake::SetMetadataFlavorHeader(bool send) {
 absl::StatusOr<std::string> GcpFake::IssueAccessToken() {
   DEKMS_ASSIGN_OR_RETURN(const std::string body,
                          Control("POST", "issue-token", "{}"));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "issue-token"));
-  std::string token = StringField(response, "access_token");
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "gcp_fake.py", "issue-token"));
+  std::string token = JsonStringField(response, "access_token");
   if (token.empty()) {
     return absl::InternalError("gcp_fake.py issued no access token");
   }
@@ -297,7 +273,8 @@ absl::Status GcpFake::ExpireTokens() {
 absl::StatusOr<std::vector<GcpRequestRecord>> GcpFake::Requests() {
   DEKMS_ASSIGN_OR_RETURN(const std::string body,
                          Control("GET", "requests", ""));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "requests"));
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "gcp_fake.py", "requests"));
   const auto entries = response.find("requests");
   if (entries == response.end() || !entries->is_array()) {
     return absl::InternalError(
@@ -318,17 +295,19 @@ absl::Status GcpFake::ClearRequests() {
 
 absl::StatusOr<GcpFakeCounters> GcpFake::Counters() {
   DEKMS_ASSIGN_OR_RETURN(const std::string body, Control("GET", "state", ""));
-  DEKMS_ASSIGN_OR_RETURN(const json response, ParseObject(body, "state"));
+  DEKMS_ASSIGN_OR_RETURN(const json response,
+                         ParseJsonObject(body, "gcp_fake.py", "state"));
   const auto counters = response.find("counters");
   if (counters == response.end() || !counters->is_object()) {
     return absl::InternalError(StrCat("gcp_fake.py sent no counters: ", body));
   }
   GcpFakeCounters result;
-  result.requests = IntField(*counters, "requests");
-  result.token_endpoint_tokens = IntField(*counters, "token_endpoint_tokens");
-  result.metadata_tokens = IntField(*counters, "metadata_tokens");
-  result.control_tokens = IntField(*counters, "control_tokens");
-  result.faults_pending = IntField(response, "faults_pending");
+  result.requests = JsonIntField(*counters, "requests");
+  result.token_endpoint_tokens =
+      JsonIntField(*counters, "token_endpoint_tokens");
+  result.metadata_tokens = JsonIntField(*counters, "metadata_tokens");
+  result.control_tokens = JsonIntField(*counters, "control_tokens");
+  result.faults_pending = JsonIntField(response, "faults_pending");
   return result;
 }
 
