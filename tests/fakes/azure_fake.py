@@ -1759,7 +1759,7 @@ def federated_token_for(document, credential):
 
     if "token" in document:
         token = require_string(document, "token")
-        # A JWT holds no whitespace, and dekms strips trailing whitespace
+        # A JWT contains no whitespace, and dekms strips trailing whitespace
         # from the token file, so a token with whitespace could never match.
         if any(character.isspace() or ord(character) < 0x20 for character in token):
             raise ValueError("token must not contain whitespace or control characters")

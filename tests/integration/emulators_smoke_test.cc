@@ -522,9 +522,9 @@ TEST_F(FakeGcsTest, BinaryDataRoundTrips) {
   EXPECT_EQ(download.body, data);
 }
 
-// fake-gcs-server answers a download of a missing object, or of any object
+// fake-gcs-server rejects a download of a missing object, or of any object
 // in a missing bucket, with the text/plain body "Not Found", not Google's
-// JSON error, so the two cases cannot be told apart there. An upload to a
+// JSON error, so the two cases look the same there. An upload to a
 // missing bucket gets the JSON error.
 TEST_F(FakeGcsTest, MissingObjectAndBucketAre404) {
   ASSERT_NO_FATAL_FAILURE(CreateTestBucket());
@@ -739,7 +739,7 @@ TEST_F(FakeGcsProxyTest, CountsRequestsByPath) {
 // Azure Blob Storage against Azurite.
 
 // The service version that the Azurite tests send. Azurite 3.35.0 accepts
-// every version up to 2025-11-05 and answers with x-ms-version 2025-11-05
+// every version up to 2025-11-05 and replies with x-ms-version 2025-11-05
 // whatever the request sent.
 constexpr char kAzureVersion[] = "2021-08-06";
 constexpr char kContainer[] = "dekms-test";
@@ -1086,7 +1086,7 @@ TEST_F(AzuriteTest, MissingBlobAndContainerAre404) {
   EXPECT_EQ(head.body, "");
 }
 
-// Azurite answers a failed Shared Key check with 403 AuthorizationFailure,
+// Azurite rejects a failed Shared Key check with 403 AuthorizationFailure,
 // where Azure Storage sends 403 AuthenticationFailed.
 TEST_F(AzuriteTest, RejectsWrongKeyAndMissingAuthorization) {
   ASSERT_NO_FATAL_FAILURE(CreateTestContainer());
@@ -1178,7 +1178,7 @@ TEST_F(AzuriteTest, ChecksServiceVersion) {
             "InvalidHeaderValue");
 }
 
-// Azurite checks a Content-MD5 it receives, but answers a mismatch with 400
+// Azurite checks a Content-MD5 it receives, but rejects a mismatch with 400
 // InvalidOperation, where Azure Storage sends 400 Md5Mismatch.
 TEST_F(AzuriteTest, ChecksContentMd5) {
   ASSERT_NO_FATAL_FAILURE(CreateTestContainer());

@@ -147,7 +147,7 @@ absl::StatusOr<GoogleAccessToken> RequestToken(
   }
   if (require_metadata_flavor) {
     // A genuine metadata server echoes this header; a captive portal or
-    // proxy that answers in its place does not.
+    // proxy that replies in its place does not.
     const std::string* flavor = response.FindHeader("metadata-flavor");
     if (flavor == nullptr || *flavor != "Google") {
       return absl::UnavailableError(StrCat(
@@ -452,7 +452,7 @@ absl::StatusOr<std::unique_ptr<GoogleTokenSource>> NewGoogleTokenSource(
                "as 127.0.0.1:8080, not ",
                Quote(host)));
   }
-  // The metadata server answers quickly or not at all; off GCE, a short
+  // The metadata server replies quickly or not at all. Off GCE, a short
   // deadline turns a hang into a clear error.
   options.retry.max_attempts = std::min(options.retry.max_attempts, 3);
   options.retry.attempt_timeout =
