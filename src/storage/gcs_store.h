@@ -59,10 +59,10 @@ class GcsStore final : public Store {
   const GcsStoreOptions options_;
 };
 
-// Checks a bucket name: 3 to 63 characters (up to 222 with dots, each
-// dot-separated part at most 63) of lowercase letters, digits, hyphens,
-// underscores and dots, starting and ending with a letter or digit, and
-// not starting with "goog" and not containing "google".
+// Checks a bucket name. It has 3 to 63 lowercase letters, digits, hyphens,
+// underscores and dots (up to 222 with dots, at most 63 between dots), and
+// starts and ends with a letter or digit. It must not start with "goog" or
+// contain "google".
 [[nodiscard]] absl::Status ValidateGcsBucketName(std::string_view bucket);
 
 // Checks that `id` can be an object name: valid UTF-8 of 1 to 1024 bytes
